@@ -1,0 +1,1 @@
+"""Code both services share: settings, TLS, logging and gRPC plumbing."""

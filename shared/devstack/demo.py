@@ -1,0 +1,216 @@
+"""The main job: a real generation through the whole local stack.
+
+It starts the stack, saves a tenant's provider key in KeyVault, asks
+Generation for brand-checked variants, prints them as they stream with their
+compliance reports, and stops everything. A second tenant without a key of
+its own shows the platform default model.
+
+There is no network here, so the tenant's "openai" provider is pointed at
+the local model server for the demo: the tenant's key is fetched from
+KeyVault over mTLS and sent to that server exactly as it would be to OpenAI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from importlib import resources
+from typing import TextIO
+
+import grpc
+from byok.generation.v1 import brand_pb2, generation_pb2, generation_pb2_grpc
+from byok.keyvault.v1 import keyvault_pb2, keyvault_pb2_grpc
+from google.protobuf import json_format
+
+from shared.devstack.stack import Stack, running_stack
+from shared.settings import free_port
+from shared.tls import TlsFiles, channel_credentials
+
+TENANT_WITH_KEY = "acme-coffee"
+TENANT_WITHOUT_KEY = "northwind-books"
+ADHERENCE_NAMES = {
+    value: name.removeprefix("ADHERENCE_LEVEL_")
+    for name, value in brand_pb2.AdherenceLevel.items()
+}
+SEVERITY_NAMES = {
+    value: name.removeprefix("SEVERITY_").lower()
+    for name, value in brand_pb2.Severity.items()
+}
+KEY_SOURCE_NAMES = {
+    value: name.removeprefix("KEY_SOURCE_")
+    for name, value in generation_pb2.KeySource.items()
+}
+
+
+def demo_brand_guide() -> brand_pb2.BrandGuide:
+    text = (
+        resources.files("shared.devstack").joinpath("demo_brand_guide.json").read_text()
+    )
+    return json_format.Parse(text, brand_pb2.BrandGuide())
+
+
+def _client_channel(stack: Stack, address: str) -> grpc.aio.Channel:
+    files = TlsFiles(
+        ca=stack.certs / "ca.pem",
+        cert=stack.certs / "platform.pem",
+        key=stack.certs / "platform-key.pem",
+    )
+    return grpc.aio.secure_channel(address, channel_credentials(files))
+
+
+class StreamPrinter:
+    """Prints interleaved variant events readably: one variant live, the rest
+    buffered until they complete."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.live: int | None = None
+        self.platforms: dict[int, str] = {}
+
+    def handle(self, event: generation_pb2.GenerateContentResponse) -> None:
+        kind = event.WhichOneof("event")
+        if kind == "variant_started":
+            started = event.variant_started
+            self.platforms[started.variant_index] = started.platform
+            if self.live is None:
+                self.live = started.variant_index
+                self._heading(started.variant_index)
+        elif kind == "text_delta" and event.text_delta.variant_index == self.live:
+            self.out.write(event.text_delta.text)
+            self.out.flush()
+        elif kind == "variant_completed":
+            self._completed(event.variant_completed)
+        elif kind == "variant_failed":
+            failed = event.variant_failed
+            if failed.variant_index != self.live:
+                self._heading(failed.variant_index)
+            self.out.write(f"\n  ✗ failed: {failed.reason}: {failed.message}\n")
+            self._release(failed.variant_index)
+        elif kind == "summary":
+            self._summary(event.summary)
+
+    def _heading(self, index: int) -> None:
+        self.out.write(
+            f"\n── variant {index + 1} · {self.platforms.get(index, '?')} ──\n"
+        )
+
+    def _release(self, index: int) -> None:
+        if index == self.live:
+            self.live = None
+
+    def _completed(self, done: generation_pb2.VariantCompleted) -> None:
+        if done.variant_index != self.live:
+            self._heading(done.variant_index)
+            self.out.write(done.text)
+        report = done.compliance
+        verdict = "compliant" if report.compliant else "NOT compliant"
+        self.out.write(
+            f"\n  brand check: {verdict}, score {report.score:.0f}/100 "
+            f"({ADHERENCE_NAMES.get(report.adherence, '?')}), length "
+            f"{report.length}/{report.length_limit or '-'} {report.length_unit}\n"
+        )
+        for violation in report.violations:
+            self.out.write(
+                f"   [{SEVERITY_NAMES.get(violation.severity, '?')}] "
+                f"{violation.rule_id} "
+                f"at {violation.span.start}-{violation.span.end} "
+                f"{violation.matched_text!r}: {violation.message}\n"
+            )
+        usage = done.usage
+        estimated = " (estimated)" if usage.estimated else ""
+        self.out.write(
+            f"  tokens: {usage.input_tokens} in, {usage.output_tokens} out{estimated}\n"
+        )
+        self._release(done.variant_index)
+
+    def _summary(self, summary: generation_pb2.GenerationSummary) -> None:
+        fingerprint = f" …{summary.key_fingerprint}" if summary.key_fingerprint else ""
+        self.out.write(
+            f"\n== {summary.variants_completed} completed, "
+            f"{summary.variants_failed} failed"
+            f" · provider {summary.provider} · model {summary.model}"
+            f" · key {KEY_SOURCE_NAMES.get(summary.key_source, '?')}{fingerprint} ==\n"
+        )
+
+
+def _request(
+    tenant: str, provider: str, guide: brand_pb2.BrandGuide
+) -> generation_pb2.GenerateContentRequest:
+    return generation_pb2.GenerateContentRequest(
+        tenant_id=tenant,
+        prompt=(
+            "Announce our new drag-and-drop email templates for small coffee shops. "
+            "They can set up a welcome email in ten minutes."
+        ),
+        content_type=generation_pb2.CONTENT_TYPE_SOCIAL_POST,
+        platforms=["linkedin", "x"],
+        tone="friendly, plainspoken",
+        length=generation_pb2.CONTENT_LENGTH_SHORT,
+        keywords=["email templates"],
+        target_audience="owners of small independent coffee shops",
+        variant_count=1,
+        adherence=brand_pb2.ADHERENCE_LEVEL_MODERATE,
+        provider=provider,
+        brand_guide=guide,
+    )
+
+
+async def _generate(
+    stack: Stack, request: generation_pb2.GenerateContentRequest, out: TextIO
+) -> None:
+    printer = StreamPrinter(out)
+    async with _client_channel(stack, stack.generation_address) as channel:
+        stub = generation_pb2_grpc.GenerationServiceStub(channel)
+        async for event in stub.GenerateContent(request, timeout=300):
+            printer.handle(event)
+
+
+async def run_demo(out: TextIO = sys.stdout) -> int:
+    model_port = free_port()
+    overrides = {
+        "KEYVAULT_LISTEN": "127.0.0.1:0",
+        "GENERATION_LISTEN": "127.0.0.1:0",
+        "LOCAL_MODEL_PORT": str(model_port),
+        # The tenant's OpenAI key goes to the local model server instead.
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+        "OPENAI_MODEL": "gemma-3-270m",
+    }
+    out.write(
+        "Starting the local stack (database, local model, KeyVault, Generation)…\n"
+    )
+    async with running_stack(overrides=overrides) as stack:
+        out.write(
+            f"KeyVault {stack.keyvault_address} · Generation {stack.generation_address}"
+            f" · database: {stack.database}\n"
+            "The local model is a 270M-parameter base model: "
+            "its copy is demo quality.\n"
+        )
+        tenant_key = f"sk-demo-{secrets.token_urlsafe(24)}"
+        async with _client_channel(stack, stack.keyvault_address) as channel:
+            keyvault = keyvault_pb2_grpc.KeyVaultServiceStub(channel)
+            saved = await keyvault.SaveKey(
+                keyvault_pb2.SaveKeyRequest(
+                    tenant_id=TENANT_WITH_KEY, provider="openai", api_key=tenant_key
+                ),
+                timeout=30,
+            )
+        out.write(
+            f"\nSaved {TENANT_WITH_KEY}'s openai key (…{saved.key.fingerprint}) "
+            "in KeyVault under envelope encryption.\n"
+        )
+
+        guide = demo_brand_guide()
+        out.write(
+            f"\n# {TENANT_WITH_KEY}: its own openai key, brand guide {guide.name!r}\n"
+        )
+        await _generate(stack, _request(TENANT_WITH_KEY, "openai", guide), out)
+
+        out.write(f"\n# {TENANT_WITHOUT_KEY}: no key of its own, the platform model\n")
+        await _generate(stack, _request(TENANT_WITHOUT_KEY, "", guide), out)
+    out.write("\nStack stopped.\n")
+    return 0
+
+
+def main() -> int:
+    return asyncio.run(run_demo())
