@@ -82,8 +82,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    default_format = "console" if args.command in {"demo", "up"} else "json"
-    byok_logging.configure(fmt=os.environ.get("LOG_FORMAT", default_format))
+    interactive = args.command in {"demo", "up"}
+    # The demo's output is the stream itself; its log lines would only interleave.
+    default_level = "WARNING" if args.command == "demo" else "INFO"
+    byok_logging.configure(
+        level=os.environ.get("LOG_LEVEL", default_level),
+        fmt=os.environ.get("LOG_FORMAT", "console" if interactive else "json"),
+    )
     try:
         return int(args.run(args))
     except SettingsError as exc:

@@ -2,7 +2,7 @@
 
 Servers always require a client certificate signed by the configured CA;
 there is no plaintext port. A caller's identity is its certificate's common
-name, and, where present, its DNS subject alternative names.
+name.
 """
 
 from __future__ import annotations
@@ -61,13 +61,14 @@ def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
 
 
 def peer_identities(context: grpc.aio.ServicerContext) -> frozenset[str]:
-    """Names the caller's verified certificate carries (CN and DNS SANs)."""
-    auth = context.auth_context()
-    names: set[str] = set()
-    for field in ("x509_common_name", "x509_subject_alternative_name"):
-        for value in auth.get(field, ()):
-            names.add(value.decode() if isinstance(value, bytes) else str(value))
-    return frozenset(names)
+    """The caller's identity: its verified certificate's common name.
+
+    Subject alternative names are left out on purpose: host names such as
+    ``localhost`` appear in many certificates and would let any of them pass
+    an allow-list that named one.
+    """
+    name = peer_common_name(context)
+    return frozenset({name}) if name else frozenset()
 
 
 def peer_common_name(context: grpc.aio.ServicerContext) -> str:

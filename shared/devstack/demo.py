@@ -60,78 +60,105 @@ def _client_channel(stack: Stack, address: str) -> grpc.aio.Channel:
 
 
 class StreamPrinter:
-    """Prints interleaved variant events readably: one variant live, the rest
-    buffered until they complete."""
+    """Prints interleaved variant events readably.
+
+    One variant streams live; the others are buffered and printed whole, in
+    order, once the live one has finished.
+    """
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.live: int | None = None
         self.platforms: dict[int, str] = {}
+        self.texts: dict[int, str] = {}
+        self.endings: dict[int, str] = {}
+        self.printed: set[int] = set()
 
     def handle(self, event: generation_pb2.GenerateContentResponse) -> None:
         kind = event.WhichOneof("event")
         if kind == "variant_started":
             started = event.variant_started
             self.platforms[started.variant_index] = started.platform
+            self.texts[started.variant_index] = ""
             if self.live is None:
-                self.live = started.variant_index
-                self._heading(started.variant_index)
-        elif kind == "text_delta" and event.text_delta.variant_index == self.live:
-            self.out.write(event.text_delta.text)
-            self.out.flush()
+                self._go_live(started.variant_index)
+        elif kind == "text_delta":
+            delta = event.text_delta
+            self.texts[delta.variant_index] = (
+                self.texts.get(delta.variant_index, "") + delta.text
+            )
+            if delta.variant_index == self.live:
+                self.out.write(delta.text)
+                self.out.flush()
         elif kind == "variant_completed":
-            self._completed(event.variant_completed)
+            done = event.variant_completed
+            self.texts[done.variant_index] = done.text
+            self._ended(done.variant_index, _render_completed(done))
         elif kind == "variant_failed":
             failed = event.variant_failed
-            if failed.variant_index != self.live:
-                self._heading(failed.variant_index)
-            self.out.write(f"\n  ✗ failed: {failed.reason}: {failed.message}\n")
-            self._release(failed.variant_index)
-        elif kind == "summary":
-            self._summary(event.summary)
-
-    def _heading(self, index: int) -> None:
-        self.out.write(
-            f"\n── variant {index + 1} · {self.platforms.get(index, '?')} ──\n"
-        )
-
-    def _release(self, index: int) -> None:
-        if index == self.live:
-            self.live = None
-
-    def _completed(self, done: generation_pb2.VariantCompleted) -> None:
-        if done.variant_index != self.live:
-            self._heading(done.variant_index)
-            self.out.write(done.text)
-        report = done.compliance
-        verdict = "compliant" if report.compliant else "NOT compliant"
-        self.out.write(
-            f"\n  brand check: {verdict}, score {report.score:.0f}/100 "
-            f"({ADHERENCE_NAMES.get(report.adherence, '?')}), length "
-            f"{report.length}/{report.length_limit or '-'} {report.length_unit}\n"
-        )
-        for violation in report.violations:
-            self.out.write(
-                f"   [{SEVERITY_NAMES.get(violation.severity, '?')}] "
-                f"{violation.rule_id} "
-                f"at {violation.span.start}-{violation.span.end} "
-                f"{violation.matched_text!r}: {violation.message}\n"
+            self._ended(
+                failed.variant_index,
+                f"\n  ✗ failed: {failed.reason}: {failed.message}\n",
             )
-        usage = done.usage
-        estimated = " (estimated)" if usage.estimated else ""
-        self.out.write(
-            f"  tokens: {usage.input_tokens} in, {usage.output_tokens} out{estimated}\n"
-        )
-        self._release(done.variant_index)
+        elif kind == "summary":
+            self._flush_finished()
+            self.out.write(_render_summary(event.summary))
 
-    def _summary(self, summary: generation_pb2.GenerationSummary) -> None:
-        fingerprint = f" …{summary.key_fingerprint}" if summary.key_fingerprint else ""
-        self.out.write(
-            f"\n== {summary.variants_completed} completed, "
-            f"{summary.variants_failed} failed"
-            f" · provider {summary.provider} · model {summary.model}"
-            f" · key {KEY_SOURCE_NAMES.get(summary.key_source, '?')}{fingerprint} ==\n"
+    def _heading(self, index: int) -> str:
+        return f"\n── variant {index + 1} · {self.platforms.get(index, '?')} ──\n"
+
+    def _go_live(self, index: int) -> None:
+        self.live = index
+        self.out.write(self._heading(index) + self.texts.get(index, ""))
+
+    def _ended(self, index: int, ending: str) -> None:
+        self.endings[index] = ending
+        if index != self.live:
+            return
+        self.out.write(ending)
+        self.printed.add(index)
+        self.live = None
+        self._flush_finished()
+        waiting = sorted(set(self.texts) - set(self.endings))
+        if waiting:
+            self._go_live(waiting[0])
+
+    def _flush_finished(self) -> None:
+        for index in sorted(set(self.endings) - self.printed):
+            self.out.write(self._heading(index) + self.texts.get(index, ""))
+            self.out.write(self.endings[index])
+            self.printed.add(index)
+
+
+def _render_completed(done: generation_pb2.VariantCompleted) -> str:
+    report = done.compliance
+    verdict = "compliant" if report.compliant else "NOT compliant"
+    lines = [
+        f"\n  brand check: {verdict}, score {report.score:.0f}/100 "
+        f"({ADHERENCE_NAMES.get(report.adherence, '?')}), length "
+        f"{report.length}/{report.length_limit or '-'} {report.length_unit}"
+    ]
+    for violation in report.violations:
+        lines.append(
+            f"   [{SEVERITY_NAMES.get(violation.severity, '?')}] {violation.rule_id} "
+            f"at {violation.span.start}-{violation.span.end}: {violation.message}"
         )
+    usage = done.usage
+    estimated = " (estimated)" if usage.estimated else ""
+    lines.append(
+        f"  tokens: {usage.input_tokens} in, {usage.output_tokens} out{estimated}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _render_summary(summary: generation_pb2.GenerationSummary) -> str:
+    fingerprint = f" …{summary.key_fingerprint}" if summary.key_fingerprint else ""
+    return (
+        f"\n== {summary.variants_completed} completed, "
+        f"{summary.variants_failed} failed"
+        f" · provider {summary.provider} · model {summary.model}"
+        f" · key {KEY_SOURCE_NAMES.get(summary.key_source, '?')}{fingerprint} ==\n"
+    )
 
 
 def _request(

@@ -53,23 +53,20 @@ async def running_local_model(
     """Start llama.cpp's server on ``127.0.0.1:port`` and wait until it answers."""
     path = await asyncio.to_thread(model_path, state / "models")
     log_path = state / "local-model.log"
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(path),
-        "--model_alias",
-        MODEL_ALIAS,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "2048",
-        "--n_threads",
-        str(threads or max(1, (os.cpu_count() or 2) - 1)),
-    ]
+    options = {
+        "--model": str(path),
+        "--model_alias": MODEL_ALIAS,
+        "--host": "127.0.0.1",
+        "--port": str(port),
+        "--n_ctx": "2048",
+        "--n_threads": str(threads or max(1, (os.cpu_count() or 2) - 1)),
+        # By default a new request cuts off the stream in progress; variants
+        # are generated concurrently, so each must run to its own end.
+        "--interrupt_requests": "False",
+    }
+    command = [sys.executable, "-m", "llama_cpp.server"]
+    for flag, value in options.items():
+        command += [flag, value]
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=log, stderr=asyncio.subprocess.STDOUT

@@ -1,0 +1,75 @@
+"""A real KeyVault for tests, and clients that call it over mTLS.
+
+::
+
+    async with keyvault_server(pki, database_url) as running:
+        async with keyvault_stub(pki, running, identity="generation") as stub:
+            await stub.GetDecryptedKey(...)
+
+``keyvault_server`` takes settings overrides as environment variable names,
+for example ``KEK_PROVIDER="vault"`` or
+``KEYVAULT_DECRYPT_ALLOWED_CLIENTS="generation,platform"``. By default it
+listens on 127.0.0.1:0 with KeyVault's test certificate, allows only
+``generation`` to decrypt, and keeps a fresh local keyring in a temporary
+directory that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import grpc
+from byok.keyvault.v1 import keyvault_pb2_grpc
+
+from keyvault_service.config import KeyVaultSettings
+from keyvault_service.server import RunningKeyVault, serve_keyvault
+from shared.tls import channel_credentials
+
+if TYPE_CHECKING:
+    from tests.conftest import Pki
+
+
+def keyvault_settings(pki: Pki, state: Path, **overrides: str) -> KeyVaultSettings:
+    files = pki.files("keyvault")
+    env = {
+        "BYOK_STATE_DIR": str(state),
+        "KEYVAULT_LISTEN": "127.0.0.1:0",
+        "KEYVAULT_TLS_CA": str(files.ca),
+        "KEYVAULT_TLS_CERT": str(files.cert),
+        "KEYVAULT_TLS_KEY": str(files.key),
+        "KEYVAULT_DECRYPT_ALLOWED_CLIENTS": "generation",
+        "KEK_PROVIDER": "local",
+        "KEK_LOCAL_KEYRING": str(state / "keyring.json"),
+        "KEYVAULT_SHUTDOWN_GRACE_S": "0.5",
+        **overrides,
+    }
+    return KeyVaultSettings.from_env(env)
+
+
+@asynccontextmanager
+async def keyvault_server(
+    pki: Pki, database_url: str, **overrides: str
+) -> AsyncIterator[RunningKeyVault]:
+    """Run the real service until the block ends."""
+    state = Path(tempfile.mkdtemp(prefix="byok-keyvault-"))
+    try:
+        settings = keyvault_settings(pki, state, **overrides)
+        async with serve_keyvault(settings, database_url) as running:
+            yield running
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@asynccontextmanager
+async def keyvault_stub(
+    pki: Pki, running: RunningKeyVault, identity: str = "platform"
+) -> AsyncIterator[keyvault_pb2_grpc.KeyVaultServiceStub]:
+    """A client stub presenting ``identity``'s certificate."""
+    credentials = channel_credentials(pki.files(identity))
+    async with grpc.aio.secure_channel(running.address, credentials) as channel:
+        yield keyvault_pb2_grpc.KeyVaultServiceStub(channel)
