@@ -8,10 +8,17 @@ client went away.
 """
 
 from provider_standin.recorder import RecordedRequest
-from provider_standin.scripts import SCRIPT_HEADER, Behaviour, Script, ScriptBook
+from provider_standin.scripts import (
+    DEFAULT_TEXT,
+    SCRIPT_HEADER,
+    Behaviour,
+    Script,
+    ScriptBook,
+)
 from provider_standin.server import Standin, build_app, running_standin
 
 __all__ = [
+    "DEFAULT_TEXT",
     "SCRIPT_HEADER",
     "Behaviour",
     "RecordedRequest",

@@ -24,15 +24,33 @@ def _certs(args: argparse.Namespace) -> int:
 
 
 def _keyvault(_: argparse.Namespace) -> int:
-    from keyvault_service.server import main
+    from keyvault_service.config import KeyVaultSettings
+    from keyvault_service.errors import KeyVaultError
+    from keyvault_service.server import run_forever
+    from shared.devstack.embedded_db import start_embedded
 
-    return main()
+    settings = KeyVaultSettings.from_env()
+
+    async def serve() -> None:
+        url = settings.database_url.reveal()
+        if not url:
+            url = await start_embedded(state_dir() / "postgres")
+        await run_forever(settings, url)
+
+    try:
+        asyncio.run(serve())
+    except KeyVaultError as error:
+        print(f"byok keyvault: refusing to start: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _generation(_: argparse.Namespace) -> int:
-    from generation_service.server import main
+    from generation_service.config import GenerationSettings
+    from generation_service.server import run_forever
 
-    return main()
+    asyncio.run(run_forever(GenerationSettings.from_env(os.environ)))
+    return 0
 
 
 def _up(_: argparse.Namespace) -> int:

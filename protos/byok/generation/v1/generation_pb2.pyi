@@ -271,11 +271,21 @@ class VariantFailed(_message.Message):
     PLATFORM_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    RETRYABLE_FIELD_NUMBER: _builtins.int
     variant_index: _builtins.int
     platform: _builtins.str
     reason: _builtins.str
     """A machine-readable reason such as PROVIDER_OVERLOADED."""
     message: _builtins.str
+    retryable: _builtins.bool
+    """True when the same request may succeed if tried again later."""
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """What was received before the failure; estimated when the provider
+        reported no usage for it.
+        """
+
     def __init__(
         self,
         *,
@@ -283,10 +293,12 @@ class VariantFailed(_message.Message):
         platform: _builtins.str = ...,
         reason: _builtins.str = ...,
         message: _builtins.str = ...,
+        usage: Global___Usage | None = ...,
+        retryable: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "platform", b"platform", "reason", b"reason", "variant_index", b"variant_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "platform", b"platform", "reason", b"reason", "retryable", b"retryable", "usage", b"usage", "variant_index", b"variant_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,144 @@
+"""OpenAI, Google, DeepSeek, Qwen and Meta Llama through the ``openai`` SDK,
+plus the platform's llama.cpp server, which is used completion-style.
+
+With ``stream_options.include_usage`` the usage arrives in a last chunk whose
+``choices`` list is empty; some compatible hosts ignore the option and send
+none, which :class:`Finished` reports as ``usage=None``. The SDK ends its
+iteration the same way at ``[DONE]`` and at a silently closed connection, so
+the provider's own end-of-stream here is the chunk carrying a
+``finish_reason``; a stream without one was cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+
+from generation_service.errors import StreamIncomplete
+from generation_service.keys import TENANT, ResolvedKey
+from generation_service.providers._translate import SDK_ERRORS, translate
+from generation_service.providers.base import (
+    Delta,
+    Finished,
+    GenerationCall,
+    StreamEvent,
+    TokenUsage,
+)
+
+
+def make_client(
+    key: ResolvedKey,
+    base_url: str,
+    http_client: httpx2.AsyncClient,
+    timeout: httpx2.Timeout,
+) -> openai.AsyncOpenAI:
+    secret = key.secret.reveal()
+    if not secret:
+        # The SDK would read OPENAI_API_KEY from the environment instead.
+        raise ValueError(f"no {key.provider} key to build a client with")
+    return openai.AsyncOpenAI(
+        api_key=secret,
+        base_url=base_url,
+        # Retries are decided by the variant runner, which knows the deadline.
+        max_retries=0,
+        timeout=timeout,
+        http_client=http_client,
+    )
+
+
+class ChatCompletions:
+    """Chat Completions, streamed with usage."""
+
+    def __init__(self, key: ResolvedKey, client: openai.AsyncOpenAI) -> None:
+        self.provider = key.provider
+        self._tenant_key = key.source == TENANT
+        self._client = client
+
+    async def stream(self, call: GenerationCall) -> AsyncIterator[StreamEvent]:
+        messages: list[Any] = [
+            {"role": "system", "content": call.system},
+            {"role": "user", "content": call.user},
+        ]
+        try:
+            stream = await self._client.chat.completions.create(
+                model=call.model,
+                messages=messages,
+                max_tokens=call.max_tokens,
+                temperature=call.temperature,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async with stream:
+                ending = _Ending(self.provider)
+                async for chunk in stream:
+                    ending.note_usage(chunk.usage)
+                    for choice in chunk.choices:
+                        if choice.delta.content:
+                            yield Delta(choice.delta.content)
+                        ending.note_finish(choice.finish_reason)
+        except SDK_ERRORS as error:
+            raise translate(error, self.provider, self._tenant_key) from None
+        yield ending.finished()
+
+
+class Completions:
+    """Legacy Completions: a base model continues a plain text prompt."""
+
+    def __init__(self, key: ResolvedKey, client: openai.AsyncOpenAI) -> None:
+        self.provider = key.provider
+        self._tenant_key = key.source == TENANT
+        self._client = client
+
+    async def stream(self, call: GenerationCall) -> AsyncIterator[StreamEvent]:
+        try:
+            stream = await self._client.completions.create(
+                model=call.model,
+                prompt=call.completion_prompt,
+                max_tokens=call.max_tokens,
+                temperature=call.temperature,
+                stop=list(call.stop),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async with stream:
+                ending = _Ending(self.provider)
+                async for chunk in stream:
+                    ending.note_usage(chunk.usage)
+                    for choice in chunk.choices:
+                        if choice.text:
+                            yield Delta(choice.text)
+                        ending.note_finish(choice.finish_reason)
+        except SDK_ERRORS as error:
+            raise translate(error, self.provider, self._tenant_key) from None
+        yield ending.finished()
+
+
+class _Ending:
+    """Collects the finish reason and the usage, wherever they arrive."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.finish_reason: str | None = None
+        self.usage: TokenUsage | None = None
+
+    def note_finish(self, reason: str | None) -> None:
+        if reason:
+            self.finish_reason = reason
+
+    def note_usage(self, usage: Any) -> None:
+        # Some hosts repeat a cumulative usage on every chunk: keep the last.
+        if usage is not None:
+            self.usage = TokenUsage(
+                input_tokens=usage.prompt_tokens or 0,
+                output_tokens=usage.completion_tokens or 0,
+            )
+
+    def finished(self) -> Finished:
+        if self.finish_reason is None:
+            raise StreamIncomplete(
+                self.provider, "the stream ended without a finish reason"
+            )
+        return Finished(self.usage, self.finish_reason)

@@ -1,0 +1,205 @@
+"""Provider adapters against the stand-in: keys, stream endings, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation_service import errors
+from generation_service.config import GenerationSettings
+from generation_service.keys import PLATFORM, TENANT, ResolvedKey
+from generation_service.providers import (
+    Adapters,
+    Delta,
+    Finished,
+    GenerationCall,
+    TokenUsage,
+)
+from provider_standin import Behaviour, Script, Standin
+from shared.secrets import SecretStr
+from tests.support.standin import pieces_of, provider_env, sentinel_key
+
+CALL = GenerationCall(
+    model="test-model",
+    system="You write short posts.",
+    user="Announce the jacket.",
+    completion_prompt="Brief: Announce the jacket.\n\nlinkedin post:\n",
+    stop=("\n\n\n",),
+    max_tokens=64,
+    temperature=0.7,
+)
+CHAT_PROVIDERS = ["openai", "google", "deepseek", "qwen", "meta_llama"]
+
+
+@pytest.fixture
+def adapters(standin: Standin) -> Adapters:
+    env = {
+        **provider_env(standin, local=True),
+        "GENERATION_STREAM_IDLE_TIMEOUT_S": "0.5",
+    }
+    return Adapters(GenerationSettings.from_env(env))
+
+
+def key_for(provider: str, secret: str, source: int = TENANT) -> ResolvedKey:
+    return ResolvedKey(provider, SecretStr(secret), source)  # type: ignore[arg-type]
+
+
+async def run(adapters: Adapters, key: ResolvedKey) -> tuple[str, Finished]:
+    text = []
+    finished = None
+    async for event in adapters.build(key).stream(CALL):
+        if isinstance(event, Delta):
+            text.append(event.text)
+        else:
+            finished = event
+    assert finished is not None
+    return "".join(text), finished
+
+
+async def drain(adapters: Adapters, key: ResolvedKey, seen: list[object]) -> None:
+    async for event in adapters.build(key).stream(CALL):
+        seen.append(event)
+
+
+@pytest.mark.parametrize("provider", [*CHAT_PROVIDERS, "anthropic", "local"])
+async def test_the_resolved_key_is_sent_even_with_sdk_keys_in_the_environment(
+    adapters: Adapters,
+    standin: Standin,
+    provider: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "environment-openai-key")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "environment-anthropic-key")
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "environment-anthropic-token")
+    tenant_key = sentinel_key(provider)
+    standin.script(tenant_key, Script(text="Hello there", deltas=2))
+
+    text, finished = await run(adapters, key_for(provider, tenant_key))
+
+    assert text == "Hello there"
+    assert [r.api_key for r in standin.requests] == [tenant_key]
+    assert "environment" not in str(standin.requests[0].headers)
+    assert finished.usage is not None
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "local"])
+def test_no_client_is_built_without_a_key(adapters: Adapters, provider: str) -> None:
+    with pytest.raises(ValueError, match=r"no \w+ key"):
+        adapters.build(key_for(provider, ""))
+
+
+async def test_chat_streams_ask_for_usage_and_read_the_usage_only_chunk(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-usage", Script(text="abcdef", deltas=3, leading_empty=2))
+
+    text, finished = await run(adapters, key_for("openai", "k-usage"))
+
+    body = standin.requests[0].body
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["model"] == "test-model"
+    assert text == "abcdef"
+    assert finished.usage == TokenUsage(input_tokens=7, output_tokens=3)
+    assert finished.stop_reason == "stop"
+
+
+async def test_a_chat_stream_without_usage_finishes_with_usage_unknown(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-nousage", Script(usage=False))
+
+    _, finished = await run(adapters, key_for("qwen", "k-nousage"))
+
+    assert finished.usage is None
+
+
+async def test_the_local_model_is_asked_completion_style(
+    adapters: Adapters, standin: Standin
+) -> None:
+    _, finished = await run(adapters, key_for("local", "local-key", PLATFORM))
+
+    request = standin.requests[0]
+    assert request.path == "/v1/completions"
+    assert request.body["prompt"] == CALL.completion_prompt
+    assert request.body["stop"] == list(CALL.stop)
+    assert request.body["max_tokens"] == CALL.max_tokens
+    assert finished.stop_reason == "stop"
+
+
+async def test_anthropic_usage_comes_from_message_start_and_message_delta(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-ant", Script(text="abcd", deltas=4))
+
+    text, finished = await run(adapters, key_for("anthropic", "k-ant"))
+
+    request = standin.requests[0]
+    assert request.path == "/v1/messages"
+    assert request.headers["anthropic-version"]
+    assert request.body["system"] == CALL.system
+    assert text == "abcd"
+    assert finished.usage == TokenUsage(input_tokens=7, output_tokens=4)
+    assert finished.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("provider", "behaviour", "expected"),
+    [
+        ("openai", Behaviour.CUT, errors.StreamIncomplete),
+        ("anthropic", Behaviour.CUT, errors.StreamIncomplete),
+        ("local", Behaviour.CUT, errors.StreamIncomplete),
+        ("openai", Behaviour.RESET, errors.ProviderUnreachable),
+        ("anthropic", Behaviour.RESET, errors.ProviderUnreachable),
+        ("openai", Behaviour.STALL, errors.ProviderStalled),
+        ("anthropic", Behaviour.STALL, errors.ProviderStalled),
+        ("anthropic", Behaviour.OVERLOADED_MID_STREAM, errors.ProviderOverloaded),
+        ("openai", Behaviour.OVERLOADED_MID_STREAM, errors.ProviderFailed),
+        ("openai", Behaviour.UNAUTHORIZED, errors.TenantKeyRejected),
+        ("anthropic", Behaviour.UNAUTHORIZED, errors.TenantKeyRejected),
+        ("openai", Behaviour.NOT_FOUND, errors.ModelUnavailable),
+        ("openai", Behaviour.RATE_LIMITED, errors.ProviderRateLimited),
+        ("anthropic", Behaviour.RATE_LIMITED, errors.ProviderRateLimited),
+        ("openai", Behaviour.SERVER_ERROR, errors.ProviderFailed),
+        ("openai", Behaviour.UNAVAILABLE, errors.ProviderOverloaded),
+        ("anthropic", Behaviour.UNAVAILABLE, errors.ProviderOverloaded),
+    ],
+)
+async def test_a_stream_that_does_not_end_properly_raises_our_error(
+    adapters: Adapters,
+    standin: Standin,
+    provider: str,
+    behaviour: Behaviour,
+    expected: type[errors.ProviderError],
+) -> None:
+    secret = sentinel_key("tenant")
+    standin.script(secret, Script(behaviour=behaviour, fail_after=1))
+    seen: list[object] = []
+
+    with pytest.raises(errors.ProviderError) as raised:
+        await drain(adapters, key_for(provider, secret), seen)
+
+    assert type(raised.value) is expected
+    assert not any(isinstance(event, Finished) for event in seen)
+    assert raised.value.provider == provider
+    assert raised.value.__cause__ is None
+    assert not pieces_of(secret) & pieces_of(str(raised.value))
+
+
+async def test_a_rate_limit_carries_the_providers_retry_after(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-429", Script(behaviour=Behaviour.RATE_LIMITED, retry_after_s=3))
+
+    with pytest.raises(errors.ProviderRateLimited) as raised:
+        await run(adapters, key_for("deepseek", "k-429"))
+
+    assert raised.value.retry_after_s == 3.0
+
+
+async def test_a_rejected_platform_key_is_told_apart_from_a_tenant_key(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-platform", Script(behaviour=Behaviour.UNAUTHORIZED))
+
+    with pytest.raises(errors.PlatformKeyRejected):
+        await run(adapters, key_for("openai", "k-platform", PLATFORM))

@@ -1,0 +1,112 @@
+"""Settings from the environment, and the one table of error statuses."""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+import pytest
+
+from generation_service import errors
+from generation_service.config import GenerationSettings
+from shared.settings import SettingsError
+
+
+def all_subclasses(root: type) -> list[type]:
+    found = []
+    for sub in root.__subclasses__():
+        found += [sub, *all_subclasses(sub)]
+    return found
+
+
+# Raised only through their subclasses.
+GROUPS = {errors.KeyResolutionError, errors.ProviderError}
+ERROR_CLASSES = [
+    kind
+    for kind in all_subclasses(errors.GenerationError)
+    if kind.__module__ == errors.__name__ and kind not in GROUPS
+]
+
+
+def test_defaults_point_at_the_hosted_apis_and_local_keyvault() -> None:
+    settings = GenerationSettings.from_env({})
+
+    assert settings.listen == "127.0.0.1:50052"
+    assert settings.keyvault_address == "127.0.0.1:50051"
+    assert settings.default_provider == "openai"
+    assert "local" not in settings.providers
+    urls = {name: p.base_url for name, p in settings.providers.items()}
+    assert urls == {
+        "openai": "https://api.openai.com/v1",
+        "anthropic": "https://api.anthropic.com",
+        "google": "https://generativelanguage.googleapis.com/v1beta/openai/",
+        "deepseek": "https://api.deepseek.com",
+        "qwen": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+        "meta_llama": "https://api.llama.com/compat/v1/",
+    }
+    assert not any(p.platform_key for p in settings.providers.values())
+    assert settings.tls.cert.name == "generation.pem"
+
+
+def test_a_local_model_url_turns_local_on_and_makes_it_the_default() -> None:
+    settings = GenerationSettings.from_env(
+        {"LOCAL_MODEL_BASE_URL": "http://127.0.0.1:8080/v1", "LOCAL_MODEL_MODEL": "g"}
+    )
+
+    assert settings.default_provider == "local"
+    assert settings.providers["local"].model == "g"
+
+
+def test_the_default_provider_must_be_configured() -> None:
+    with pytest.raises(SettingsError, match="GENERATION_DEFAULT_PROVIDER"):
+        GenerationSettings.from_env({"GENERATION_DEFAULT_PROVIDER": "local"})
+
+
+@pytest.mark.parametrize(
+    "name", ["OPENAI_ORG_ID", "OPENAI_CUSTOM_HEADERS", "ANTHROPIC_CUSTOM_HEADERS"]
+)
+def test_sdk_variables_that_would_reach_every_host_stop_the_start(name: str) -> None:
+    with pytest.raises(SettingsError, match=name) as raised:
+        GenerationSettings.from_env({name: "Authorization: Bearer planted-value"})
+
+    assert "planted-value" not in str(raised.value)
+
+
+def test_platform_keys_never_show_in_the_settings_repr() -> None:
+    settings = GenerationSettings.from_env(
+        {"OPENAI_API_KEY": "planted-openai-key", "QWEN_API_KEY": "planted-qwen-key"}
+    )
+
+    assert settings.providers["openai"].platform_key.reveal() == "planted-openai-key"
+    assert "planted" not in repr(settings)
+    assert "platform_key=set" in repr(settings.providers["qwen"])
+
+
+def test_timeouts_must_be_positive() -> None:
+    with pytest.raises(SettingsError, match="GENERATION_STREAM_IDLE_TIMEOUT_S"):
+        GenerationSettings.from_env({"GENERATION_STREAM_IDLE_TIMEOUT_S": "0"})
+
+
+@pytest.mark.parametrize("kind", ERROR_CLASSES, ids=lambda k: k.__name__)
+def test_every_error_has_its_own_status_in_the_table(kind: type) -> None:
+    assert kind in errors.STATUS
+    assert isinstance(errors.STATUS[kind], grpc.StatusCode)
+
+
+def test_every_reason_is_distinct_and_shaped_for_error_info() -> None:
+    reasons = [kind.reason for kind in ERROR_CLASSES]
+
+    assert len(reasons) == len(set(reasons))
+    assert all(re.fullmatch(r"[A-Z][A-Z0-9_]{0,62}", r) for r in reasons)
+
+
+def test_only_our_own_defects_map_to_internal() -> None:
+    internal = {
+        k for k, code in errors.STATUS.items() if code == grpc.StatusCode.INTERNAL
+    }
+
+    assert internal == {
+        errors.InternalFailure,
+        errors.KeyVaultFailed,
+        errors.PlatformKeyRejected,
+    }
