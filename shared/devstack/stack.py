@@ -40,9 +40,8 @@ async def running_stack(
     """
     from generation_service.config import GenerationSettings
     from generation_service.server import serve_generation
-    from keyvault_service.server import serve_keyvault
-
     from keyvault_service.config import KeyVaultSettings
+    from keyvault_service.server import serve_keyvault
 
     merged = {**(os.environ if env is None else env), **(overrides or {})}
     state = state_dir(merged)
