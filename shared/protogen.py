@@ -26,8 +26,13 @@ def generate(out_dir: Path, root: Path = PROTO_ROOT) -> list[Path]:
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     sources = [str(path.relative_to(root)) for path in proto_files(root)]
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The mypy plugins are scripts beside the interpreter, which need not be
+    # on PATH (for example when the tests run as .venv/bin/pytest).
+    bin_dir = Path(sys.executable).parent
     args = [
         "grpc_tools.protoc",
+        f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
         f"-I{root}",
         f"-I{well_known}",
         f"--python_out={out_dir}",

