@@ -13,10 +13,10 @@ from shared.settings import SettingsError, state_dir
 
 
 def _certs(args: argparse.Namespace) -> int:
-    from shared.devcerts import create_dev_pki
+    from shared.devcerts import create_dev_pki, ensure_dev_pki
 
     out = Path(args.directory or state_dir() / "certs")
-    pairs = create_dev_pki(out)
+    pairs = create_dev_pki(out) if args.force else ensure_dev_pki(out)
     print(f"CA: {out / 'ca.pem'}")
     for name, pair in pairs.items():
         print(f"{name}: {pair.cert} {pair.key}")
@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
         "certs", help="create a development CA and certificates"
     )
     certs.add_argument("directory", nargs="?", help="default: $BYOK_STATE_DIR/certs")
+    certs.add_argument(
+        "--force", action="store_true", help="replace certificates that exist"
+    )
     certs.set_defaults(run=_certs)
     commands.add_parser("keyvault", help="run the KeyVault service").set_defaults(
         run=_keyvault
@@ -103,11 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     interactive = args.command in {"demo", "up"}
     # The demo's output is the stream itself; its log lines would only interleave.
     default_level = "WARNING" if args.command == "demo" else "INFO"
-    byok_logging.configure(
-        level=os.environ.get("LOG_LEVEL", default_level),
-        fmt=os.environ.get("LOG_FORMAT", "console" if interactive else "json"),
-    )
     try:
+        byok_logging.configure(
+            level=os.environ.get("LOG_LEVEL") or default_level,
+            fmt=os.environ.get("LOG_FORMAT") or ("console" if interactive else "json"),
+        )
         return int(args.run(args))
     except SettingsError as exc:
         print(f"byok {args.command}: configuration error: {exc}", file=sys.stderr)

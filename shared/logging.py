@@ -19,6 +19,15 @@ from typing import Any
 import structlog
 
 from shared.secrets import MASK
+from shared.settings import SettingsError
+
+LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+}
+FORMATS = ("json", "console")
 
 SECRET_FIELD = re.compile(
     r"(api_?key|secret|token|password|authorization|credential|private_?key|dek)",
@@ -58,9 +67,13 @@ def redact_secrets(
 
 
 def configure(level: str | None = None, fmt: str | None = None) -> None:
-    level_name = (level or os.environ.get("LOG_LEVEL", "INFO")).upper()
-    fmt = (fmt or os.environ.get("LOG_FORMAT", "json")).lower()
-    numeric = logging.getLevelNamesMapping().get(level_name, logging.INFO)
+    level_name = (level or os.environ.get("LOG_LEVEL") or "INFO").upper()
+    fmt = (fmt or os.environ.get("LOG_FORMAT") or "json").lower()
+    numeric = LEVELS.get(level_name)
+    if numeric is None:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LEVELS)}")
+    if fmt not in FORMATS:
+        raise SettingsError("LOG_FORMAT must be json or console")
 
     renderer: Any
     if fmt == "console":

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -130,13 +131,16 @@ class RpcLogInterceptor(grpc.aio.ServerInterceptor):
     ) -> Callable[..., Any]:
         async def logged(request: Any, context: grpc.aio.ServicerContext) -> Any:
             fields: dict[str, Any] = {}
-            token = _rpc_fields.set(fields)
+            _rpc_fields.set(fields)
             started = time.perf_counter()
+            ending: str | None = None
             try:
                 return await behaviour(request, context)
+            except BaseException as exc:
+                ending = _ending_of(exc)
+                raise
             finally:
-                _emit(method, context, fields, started)
-                _rpc_fields.reset(token)
+                _emit(method, context, fields, started, ending)
 
         return logged
 
@@ -144,17 +148,32 @@ class RpcLogInterceptor(grpc.aio.ServerInterceptor):
         self, method: str, behaviour: Callable[..., Any]
     ) -> Callable[..., Any]:
         async def logged(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            # No reset of the context variable afterwards: when a client goes
+            # away, gRPC closes this generator from another context, where a
+            # reset would raise. Each RPC runs in its own task, so nothing leaks.
             fields: dict[str, Any] = {}
-            token = _rpc_fields.set(fields)
+            _rpc_fields.set(fields)
             started = time.perf_counter()
+            ending: str | None = None
             try:
                 async for response in behaviour(request, context):
                     yield response
+            except BaseException as exc:
+                ending = _ending_of(exc)
+                raise
             finally:
-                _emit(method, context, fields, started)
-                _rpc_fields.reset(token)
+                _emit(method, context, fields, started, ending)
 
         return logged
+
+
+def _ending_of(exc: BaseException) -> str | None:
+    """The status an exception ends an RPC with, when the context has none."""
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        return "CANCELLED"
+    if isinstance(exc, grpc.aio.AbortError):
+        return None
+    return "UNKNOWN"
 
 
 def _emit(
@@ -162,14 +181,17 @@ def _emit(
     context: grpc.aio.ServicerContext,
     fields: dict[str, Any],
     started: float,
+    ending: str | None,
 ) -> None:
     code = context.code()
-    if code is None:
-        status = "OK" if not context.cancelled() else "CANCELLED"
-    elif isinstance(code, grpc.StatusCode):
+    if isinstance(code, grpc.StatusCode):
         status = code.name
+    elif code is not None:
+        status = str(code)
+    elif ending is not None:
+        status = ending
     else:
-        status = grpc.StatusCode(code).name if not isinstance(code, int) else str(code)
+        status = "CANCELLED" if context.cancelled() else "OK"
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     _log.info("rpc", method=method, status=status, duration_ms=duration_ms, **fields)
 

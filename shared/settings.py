@@ -9,6 +9,7 @@ value (it may be a secret).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,9 +39,12 @@ def env_float(env: Mapping[str, str], name: str, default: float) -> float:
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number")
+    return value
 
 
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -17,6 +17,7 @@ from generation_service.config import GenerationSettings
 from keyvault_service.config import KeyVaultSettings
 
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
+DOCKERFILE = COMPOSE.parent / "Dockerfile"
 SHARED_VARIABLES = {"LOG_FORMAT", "LOG_LEVEL", "BYOK_STATE_DIR"}
 
 
@@ -123,4 +124,16 @@ def test_certificates_in_compose_exist_for_each_identity(compose: dict) -> None:
         env = service_env(compose, service)
         assert env[f"{prefix}_TLS_CERT"] == f"/certs/{service}.pem"
         assert env[f"{prefix}_TLS_KEY"] == f"/certs/{service}-key.pem"
-    assert compose["services"]["certs"]["command"] == ["certs", "/certs"]
+    certs = compose["services"]["certs"]["command"][0]
+    assert certs.startswith("byok certs /certs")
+    # The services run as the image's unprivileged user and must read their keys.
+    assert "chown -R 10001:10001 /certs" in certs
+    assert "USER byok" in DOCKERFILE.read_text()
+    assert "--uid 10001" in DOCKERFILE.read_text()
+    assert "rm -f /certs/ca-key.pem" in certs
+
+
+def test_published_ports_are_bound_to_loopback_on_the_host(compose: dict) -> None:
+    for name in ("vault", "keyvault", "generation"):
+        for port in compose["services"][name]["ports"]:
+            assert str(port).startswith("127.0.0.1:"), (name, port)

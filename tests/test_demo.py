@@ -48,5 +48,6 @@ async def test_demo_streams_tenant_and_platform_generations_then_stops(
     assert f"key TENANT …{saved.group(1)}" in text
     assert text.count("brand check:") == 4
     assert "embedded PostgreSQL" in text
+    assert "Deleted acme-coffee's demo key" in text
     assert text.rstrip().endswith("Stack stopped.")
     assert (tmp_path / "state" / "keyring.json").stat().st_mode & 0o077 == 0

@@ -132,3 +132,20 @@ async def test_a_tenant_key_reaches_the_local_server_as_its_openai_key(
     assert summary.key_source == generation_pb2.KEY_SOURCE_TENANT
     assert summary.key_fingerprint == "abcd"
     assert summary.variants_completed == 2
+
+
+async def test_a_port_already_in_use_is_refused_instead_of_adopting_its_server(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    from shared.devstack.local_model import LocalModelUnavailable
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+
+        with pytest.raises(LocalModelUnavailable, match=f"port {port} is in use"):
+            async with running_local_model(tmp_path, port):
+                pass

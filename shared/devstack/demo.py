@@ -235,6 +235,16 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
 
         out.write(f"\n# {TENANT_WITHOUT_KEY}: no key of its own, the platform model\n")
         await _generate(stack, _request(TENANT_WITHOUT_KEY, "", guide), out)
+
+        async with _client_channel(stack, stack.keyvault_address) as channel:
+            keyvault = keyvault_pb2_grpc.KeyVaultServiceStub(channel)
+            await keyvault.DeleteKey(
+                keyvault_pb2.DeleteKeyRequest(
+                    tenant_id=TENANT_WITH_KEY, provider="openai"
+                ),
+                timeout=30,
+            )
+        out.write(f"\nDeleted {TENANT_WITH_KEY}'s demo key from KeyVault.\n")
     out.write("\nStack stopped.\n")
     return 0
 

@@ -12,7 +12,10 @@ it stops with it.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
+import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +26,7 @@ import httpx
 
 MODEL_ALIAS = "gemma-3-270m"
 STARTUP_TIMEOUT_S = 120.0
+PR_SET_PDEATHSIG = 1
 
 
 class LocalModelUnavailable(RuntimeError):
@@ -51,6 +55,12 @@ async def running_local_model(
     state: Path, port: int, threads: int | None = None
 ) -> AsyncIterator[LocalModelServer]:
     """Start llama.cpp's server on ``127.0.0.1:port`` and wait until it answers."""
+    if not _port_is_free(port):
+        # A stray server from an earlier run would answer our readiness probe
+        # and be adopted without anyone noticing.
+        raise LocalModelUnavailable(
+            f"port {port} is in use; stop what listens there or set LOCAL_MODEL_PORT"
+        )
     path = await asyncio.to_thread(model_path, state / "models")
     log_path = state / "local-model.log"
     options = {
@@ -69,7 +79,10 @@ async def running_local_model(
         command += [flag, value]
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=log, stderr=asyncio.subprocess.STDOUT
+            *command,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -83,6 +96,22 @@ async def running_local_model(
             except TimeoutError:
                 process.kill()
                 await process.wait()
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to stop the server if the stack is killed without cleanup."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 async def _wait_ready(

@@ -16,7 +16,7 @@ from pathlib import Path
 from shared.devcerts import ensure_dev_pki
 from shared.devstack.embedded_db import start_embedded
 from shared.devstack.local_model import running_local_model
-from shared.settings import env_int, env_str, state_dir
+from shared.settings import env_bool, env_int, env_str, state_dir
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ async def running_stack(
             database_label = f"embedded PostgreSQL in {state / 'postgres'}"
 
         model_url = env_str(merged, "LOCAL_MODEL_BASE_URL")
-        if not model_url and env_str(merged, "BYOK_LOCAL_MODEL", "on") != "off":
+        if not model_url and env_bool(merged, "BYOK_LOCAL_MODEL", True):
             model = await stack.enter_async_context(
                 running_local_model(state, env_int(merged, "LOCAL_MODEL_PORT", 50053))
             )
