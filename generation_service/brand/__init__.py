@@ -1,8 +1,10 @@
 """Brand compliance: deterministic checks of generated copy.
 
-Pure and offline: no network, no model. The Generation service calls
-:func:`check_variant` on every variant, :func:`repair_deterministic` to fix
-what needs no model, and :func:`render_brand_prompt` to brief the model.
+Offline: no network and no model of its own. The Generation service calls
+:func:`render_brand_prompt` to brief the model, :class:`StreamingChecker` or
+:func:`check_variant` on every variant, and :func:`enforce` on a blocked one:
+fixes that need no model (:func:`repair_deterministic`), then rewrites by the
+service's model with the exact list of problems (:func:`rewrite_instructions`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from .errors import (
     UnknownContentTypeError,
     UnknownPlatformError,
 )
+from .instructions import rewrite_instructions
 from .policies import LengthPolicy, Unit, known_platforms, platform_policy
 from .prompt import content_types, render_brand_prompt
 from .repair import repair_deterministic, truncate_to_limit
+from .repair_loop import RepairOutcome, RewriteFn, enforce
 from .streaming import StreamingChecker
 from .validate import validate_guide
 
@@ -26,16 +30,20 @@ __all__ = [
     "BrandError",
     "BrandGuideError",
     "LengthPolicy",
+    "RepairOutcome",
+    "RewriteFn",
     "StreamingChecker",
     "Unit",
     "UnknownContentTypeError",
     "UnknownPlatformError",
     "check_variant",
     "content_types",
+    "enforce",
     "known_platforms",
     "platform_policy",
     "render_brand_prompt",
     "repair_deterministic",
+    "rewrite_instructions",
     "truncate_to_limit",
     "validate_guide",
 ]

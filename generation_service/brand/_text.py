@@ -9,12 +9,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
-from typing import Protocol
 
 import emoji
 import regex
+
+from .spans import SpanIndex, Spanned
 
 VS16 = "\ufe0f"
 
@@ -27,13 +28,6 @@ _HASHTAG = regex.compile(r"(?<![\w&/#\uff03])[#\uff03](\w*\p{L}\w*)")
 _WORD = regex.compile(r"[\p{L}\p{N}]+(?:['\u2019][\p{L}]+)*")
 _SENTENCE_END = regex.compile(r"[.!?…]+[\"'\u201d\u2019)\]]*(?:\s+|$)|\n\s*\n")
 _OPENERS = " \t\"'\u201c\u2018("
-
-
-class Spanned(Protocol):
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +98,65 @@ def _trim_url(url: str) -> str:
 _TCO = regex.compile(r"^(https?://t\.co/[a-z0-9]+).*$", regex.IGNORECASE | regex.DOTALL)
 
 
+# One check looks for links and emoji in the same text several times
+# (length, occurrence rules, readability); the last few answers are kept.
+_RECENT_TEXTS = 16
+
+
 def urls(text: str) -> list[Piece]:
+    return list(_urls(text))
+
+
+@lru_cache(maxsize=_RECENT_TEXTS)
+def _urls(text: str) -> tuple[Piece, ...]:
     found = []
-    for match in _url_pattern().finditer(text):
-        url = _trim_url(match.group())
-        found.append(Piece(match.start(), match.start() + len(url), url))
-    return found
+    for start, word in _words_around(text, _DOT):
+        for match in _url_pattern().finditer(word):
+            url = _trim_url(match.group())
+            at = start + match.start()
+            found.append(Piece(at, at + len(url), url))
+    return tuple(found)
+
+
+# Links and emoji sequences hold no whitespace, and every link holds a dot
+# and every emoji sequence a code point above U+00A8. Only the words around
+# those go through the (slow) link pattern and emoji tokenizer, which is the
+# same as running them on the whole text: whitespace on either side of a
+# word passes every look-around they use.
+_DOT = regex.compile(r"[.\uff0e]")
+_NOT_LATIN1 = regex.compile(r"[^\x00-\xa8]")
+
+
+def _words_around(text: str, hit: regex.Pattern[str]) -> list[tuple[int, str]]:
+    words: list[tuple[int, str]] = []
+    end = 0
+    for match in hit.finditer(text):
+        if match.start() < end:
+            continue
+        start = match.start()
+        while start > end and not text[start - 1].isspace():
+            start -= 1
+        end = match.end()
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        words.append((start, text[start:end]))
+    return words
 
 
 def emoji_sequences(text: str) -> list[Piece]:
     """Every emoji sequence (ZWJ, flags, keycaps, skin tones count as one)."""
-    return [
-        Piece(item["match_start"], item["match_end"], item["emoji"])
-        for item in emoji.emoji_list(text)
-    ]
+    return list(_emoji_sequences(text))
+
+
+@lru_cache(maxsize=_RECENT_TEXTS)
+def _emoji_sequences(text: str) -> tuple[Piece, ...]:
+    found = []
+    for start, word in _words_around(text, _NOT_LATIN1):
+        found += [
+            Piece(start + item["match_start"], start + item["match_end"], item["emoji"])
+            for item in emoji.emoji_list(word)
+        ]
+    return tuple(found)
 
 
 def is_pictographic(sequence: str) -> bool:
@@ -138,11 +177,12 @@ def pictographs(text: str) -> list[Piece]:
 
 def hashtags(text: str, skip: Sequence[Spanned] = ()) -> list[Piece]:
     """Hashtags outside links (``example.com/#top`` is no hashtag)."""
-    found = []
-    for match in _HASHTAG.finditer(text):
-        if not any(s.start <= match.start() < s.end for s in skip):
-            found.append(Piece(match.start(), match.end(), match.group()))
-    return found
+    skipped = SpanIndex(skip)
+    return [
+        Piece(m.start(), m.end(), m.group())
+        for m in _HASHTAG.finditer(text)
+        if not skipped.holds(m.start())
+    ]
 
 
 def graphemes(text: str) -> list[str]:
@@ -180,5 +220,9 @@ def _stripped(text: str, start: int, end: int) -> Piece:
 
 
 def is_sentence_start(text: str, position: int) -> bool:
-    before = text[:position].rstrip(_OPENERS)
-    return not before or before[-1] in ".!?…\n"
+    # Walk back over openers only: a slice of everything before would make
+    # many calls on a long text quadratic.
+    i = position - 1
+    while i >= 0 and text[i] in _OPENERS:
+        i -= 1
+    return i < 0 or text[i] in ".!?…\n"

@@ -7,7 +7,8 @@
   disable it (an exact rule id wins over a ``family.*`` entry), then
   MODERATE decides.
 
-A banned term's own severity in the guide applies at every level.
+A banned term's or a condition's own severity in the guide applies at every
+level.
 """
 
 from __future__ import annotations

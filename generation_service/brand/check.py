@@ -6,10 +6,24 @@ from collections.abc import Sequence
 
 from byok.generation.v1 import brand_pb2
 
+from . import (
+    _text,
+    claims,
+    conditional,
+    consistency,
+    count_rules,
+    counting,
+    editorial,
+    readability,
+    repetition,
+    score,
+    serial_comma,
+    term_rules,
+)
 from . import adherence as levels
-from . import count_rules, counting, readability, score, term_rules
-from .compiled import compile_guide
+from .compiled import CompiledGuide, compile_guide
 from .findings import Finding
+from .matching import Match
 from .policies import LengthPolicy, effective_policy, platform_override
 
 
@@ -67,10 +81,58 @@ def find_all(
     findings = term_rules.terms(compiled, text, protected)
     findings += term_rules.casing(compiled, text)
     findings += term_rules.required(compiled, text, keywords)
-    findings += count_rules.occurrences(guide, policy, override, text, protected)
+    findings += _platform_rules(guide, policy, override, text, protected)
     findings += count_rules.length(policy, text, counting.measure(text, policy.unit.id))
     findings += count_rules.sentence_length(guide, text)
     findings += count_rules.reading_grade(guide, measured)
+    findings += _style_rules(compiled, text, keywords, protected, findings)
+    return findings
+
+
+def _platform_rules(
+    guide: brand_pb2.BrandGuide,
+    policy: LengthPolicy,
+    override: brand_pb2.PlatformOverride | None,
+    text: str,
+    protected: Sequence[Match[int]],
+) -> list[Finding]:
+    # Where the platform itself refuses emoji or exclamation marks, its
+    # stricter rule reports them and the brand's policy stays quiet.
+    platform = editorial.editorial(policy, text, [*_text.urls(text), *protected])
+    taken = {(f.start, f.end) for f in platform}
+    brand = [
+        f
+        for f in count_rules.occurrences(guide, policy, override, text, protected)
+        if f.family not in ("emoji", "exclamation") or (f.start, f.end) not in taken
+    ]
+    return brand + platform
+
+
+def _style_rules(
+    compiled: CompiledGuide,
+    text: str,
+    keywords: Sequence[str],
+    protected: Sequence[_text.Spanned],
+    earlier: Sequence[Finding],
+) -> list[Finding]:
+    links = _text.urls(text)
+    skip = [*protected, *links, *_text.hashtags(text, skip=links)]
+    # Words a term rule already reports are not also a claim or a spelling.
+    terms = [
+        _text.Piece(f.start, f.end, f.matched)
+        for f in earlier
+        if f.family in ("banned", "preferred")
+        and f.start is not None
+        and f.end is not None
+    ]
+
+    findings = repetition.doubled(text, [*protected, *links])
+    findings += repetition.overused(compiled, text, skip)
+    findings += consistency.mixed_spellings(compiled, text, [*skip, *terms])
+    findings += serial_comma.serial_commas(compiled.guide.serial_comma, text, links)
+    findings += conditional.conditions(compiled, text, protected)
+    findings += conditional.acronyms(compiled, text, skip)
+    findings += claims.unapproved(compiled, text, [*skip, *terms], keywords)
     return findings
 
 

@@ -6,18 +6,18 @@ from collections.abc import Sequence
 
 from byok.generation.v1 import brand_pb2
 
-from . import _text, counting, readability
+from . import _text, counting, editorial, readability
 from .findings import Finding
 from .matching import Match
 from .policies import LengthPolicy
-
-_EXCLAMATION = "!\uff01"  # and the full-width mark
+from .spans import SpanIndex
 
 
 def _outside(
     pieces: list[_text.Piece], skip: Sequence[_text.Spanned]
 ) -> list[_text.Piece]:
-    return [p for p in pieces if not any(s.start <= p.start < s.end for s in skip)]
+    skipped = SpanIndex(skip)
+    return [p for p in pieces if not skipped.holds(p.start)]
 
 
 def occurrences(
@@ -28,16 +28,13 @@ def occurrences(
     protected: Sequence[Match[int]],
 ) -> list[Finding]:
     links = _text.urls(text)
-    skip = [*links, *protected]
+    skip: list[_text.Spanned] = [*links, *protected]
 
     emoji_policy = guide.emoji
     if override is not None and override.HasField("emoji"):
         emoji_policy = override.emoji
     emoji = _outside(_text.pictographs(text), skip)
-    marks = _outside(
-        [_text.Piece(i, i + 1, c) for i, c in enumerate(text) if c in _EXCLAMATION],
-        skip,
-    )
+    marks = editorial.marks(text, skip)
 
     found = _policy("emoji", "emoji", emoji, emoji_policy, text, loose_runs=True)
     found += _policy("exclamation", "exclamation mark", marks, guide.exclamation, text)

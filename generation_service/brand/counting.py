@@ -27,6 +27,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import regex
+
 from . import _text
 
 X_URL_WEIGHT = 23
@@ -44,35 +46,35 @@ GSM7_BASIC = frozenset(
 )
 # Each of these is sent as an escape plus a septet.
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 SMS_SINGLE = {"gsm7": 160, "ucs2": 70}
 SMS_MULTI = {"gsm7": 153, "ucs2": 67}
 
 
-def _x_char_weight(char: str) -> int:
-    code = ord(char)
-    light = any(low <= code <= high for low, high in _X_LIGHT_RANGES)
-    return 1 if light else 2
+# Code points outside the light ranges weigh 2.
+_X_HEAVY = regex.compile(
+    "[^" + "".join(rf"\u{low:04x}-\u{high:04x}" for low, high in _X_LIGHT_RANGES) + "]"
+)
+
+
+def _x_plain_weight(text: str) -> int:
+    return len(text) + len(_X_HEAVY.findall(text))
 
 
 def x_weighted(text: str) -> int:
     text = unicodedata.normalize("NFC", text)
-    weights = [_x_char_weight(c) for c in text]
+    total = _x_plain_weight(text)
 
     # Links first, then emoji outside links: each entity replaces the
     # weights of its code points with a single weight.
-    taken = [False] * len(text)
-    entities = []
-    for url in _text.urls(text):
-        entities.append((url, X_URL_WEIGHT))
-        taken[url.start : url.end] = [True] * (url.end - url.start)
+    links = _text.urls(text)
+    entities = [(url, X_URL_WEIGHT) for url in links]
     for seq in _text.emoji_sequences(text):
-        if not any(taken[seq.start : seq.end]):
+        if not any(u.start < seq.end and seq.start < u.end for u in links):
             entities.append((seq, X_EMOJI_WEIGHT))
-
-    total = sum(weights)
     for piece, weight in entities:
-        total += weight - sum(weights[piece.start : piece.end])
+        total += weight - _x_plain_weight(piece.text)
     return total
 
 
@@ -115,8 +117,7 @@ class SmsLength:
 
 
 def sms_encoding(text: str) -> str:
-    allowed = GSM7_BASIC | GSM7_EXTENSION
-    return "gsm7" if all(c in allowed for c in text) else "ucs2"
+    return "gsm7" if all(c in _GSM7 for c in text) else "ucs2"
 
 
 def _sms_unit_costs(text: str, encoding: str) -> list[int]:
@@ -164,6 +165,58 @@ UNITS: dict[str, Callable[[str], int]] = {
 
 def measure(text: str, unit: str) -> int:
     return UNITS[unit](text)
+
+
+class _SegmentFill:
+    """SMS segments of one encoding, filled character by character."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.units = 0
+        self._segments, self._used = 1, 0
+
+    def add(self, cost: int) -> None:
+        self.units += cost
+        if self._used + cost > SMS_MULTI[self.encoding]:
+            self._segments, self._used = self._segments + 1, 0
+        self._used += cost
+
+    @property
+    def segments(self) -> int:
+        if self.units == 0:
+            return 0
+        return 1 if self.units <= SMS_SINGLE[self.encoding] else self._segments
+
+
+class RunningLength:
+    """The length of a growing text, given piece by piece.
+
+    Each piece after the first must start with whitespace or an ideographic
+    full stop or comma: no link, emoji sequence or grapheme cluster spans
+    such a split, and NFC never composes across it, so every unit is the
+    sum of its pieces. SMS segments depend
+    on the whole text's encoding; both encodings are filled as text arrives.
+    """
+
+    def __init__(self, unit: str) -> None:
+        self._unit = unit
+        self._total = 0
+        self._gsm7: _SegmentFill | None = _SegmentFill("gsm7")
+        self._ucs2 = _SegmentFill("ucs2")
+
+    def add(self, piece: str) -> int:
+        """The length so far, ``piece`` included."""
+        if self._unit != "sms_segments":
+            self._total += measure(piece, self._unit)
+            return self._total
+
+        for char in piece:
+            self._ucs2.add(utf16_units(char))
+            if self._gsm7 is not None and char not in _GSM7:
+                self._gsm7 = None
+            if self._gsm7 is not None:
+                self._gsm7.add(2 if char in GSM7_EXTENSION else 1)
+        return (self._gsm7 or self._ucs2).segments
 
 
 def overflow_start(text: str, unit: str, limit: int) -> int:

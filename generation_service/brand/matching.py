@@ -7,11 +7,12 @@ Matching rules, chosen to be predictable rather than clever:
   A hyphen is a boundary, so ``leverage`` is found in ``leverage-based``.
 * Case is ignored; spaces in a term match any run of whitespace; a straight
   apostrophe also matches a curly one.
-* Unless a term is marked exact, its last word also matches its plural and
+* Unless a term is marked exact, its last word (the first in a verb phrase
+  such as "drive out") also matches its plural and
   -ed / -ing forms: ``-s``, ``-es`` after s/x/z/ch/sh, ``-ies``/``-ied`` after
-  a consonant and ``y``, a dropped final ``e`` (``leveraging``) and a doubled
-  final consonant (``shipped``). Words shorter than three letters never
-  inflect. No dictionary is used, so irregular forms (``went``) are missed.
+  a consonant and ``y``, a dropped final ``e`` (``leveraging``), a doubled
+  final consonant (``shipped``) and the irregular forms of a small table
+  (``drove``, ``children``); see :mod:`.inflection`.
 * When matches overlap, the longest wins, then the earliest (``thought
   leader`` beats ``leader``).
 """
@@ -24,11 +25,12 @@ from typing import Generic, TypeVar
 
 import regex
 
+from .inflection import inflected_word, inflections
+from .spans import Spanned
+
 K = TypeVar("K")
 
-_VOWELS = frozenset("aeiou")
 _WORD_CHAR = r"[\p{L}\p{N}_]"
-MIN_INFLECT_LETTERS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,57 +45,6 @@ class Match(Generic[K]):
         return self.end - self.start
 
 
-def inflections(word: str) -> list[str]:
-    """The forms of ``word`` that match, longest first, ``word`` included."""
-    lower = word.lower()
-    letters = lower.replace("-", "")
-    if len(lower) < MIN_INFLECT_LETTERS or not letters.isalpha() or not lower.isascii():
-        return [word]
-
-    forms = {lower, lower + "s"}
-    last, before = lower[-1], lower[-2]
-    if lower.endswith(("s", "x", "z", "ch", "sh")):
-        forms.add(lower + "es")
-    if last == "y" and before not in _VOWELS:
-        forms |= {lower[:-1] + "ies", lower[:-1] + "ied", lower + "ing"}
-    elif last == "e":
-        forms |= {lower + "d", lower[:-1] + "ing"}
-    else:
-        forms |= {lower + "ed", lower + "ing"}
-        if _doubles_final_consonant(lower):
-            forms |= {lower + last + "ed", lower + last + "ing"}
-    return sorted(forms, key=lambda f: (-len(f), f))
-
-
-def inflect_like(replacement: str, term: str, matched: str) -> str:
-    """Give ``replacement`` the suffix ``matched`` added to ``term``.
-
-    ``("use", "utilize", "utilizing")`` -> ``"using"``; ``("email",
-    "e-mail", "e-mails")`` -> ``"emails"``. Without a recognisable suffix the
-    replacement is returned as it is.
-    """
-    m, t = matched.lower(), " ".join(term.lower().split())
-    m = " ".join(m.split())
-    if m.startswith(t):
-        suffix = m[len(t) :]
-    elif t.endswith("e") and m.startswith(t[:-1]):
-        suffix = m[len(t) - 1 :]
-    else:
-        return replacement
-    if not suffix:
-        return replacement
-    if replacement.endswith("e") and suffix[0] in "ei":
-        return replacement[:-1] + suffix
-    return replacement + suffix
-
-
-def _doubles_final_consonant(word: str) -> bool:
-    # consonant-vowel-consonant endings double before a vowel suffix (ship ->
-    # shipped); w, x and y never double.
-    a, b, c = word[-3], word[-2], word[-1]
-    return a not in _VOWELS and b in _VOWELS and c not in _VOWELS | set("wxy")
-
-
 def _literal(fragment: str) -> str:
     # regex.escape leaves "'" alone; let it match the curly apostrophe too.
     return regex.escape(fragment).replace("'", "['\u2019]")
@@ -102,13 +53,12 @@ def _literal(fragment: str) -> str:
 def term_pattern(term: str, *, inflect: bool) -> str:
     """Regular expression source matching ``term`` under the rules above."""
     words = term.split()
-    head = [_literal(w) for w in words[:-1]]
-    last = words[-1]
+    parts = [_literal(w) for w in words]
     if inflect:
-        tail = "(?:" + "|".join(_literal(f) for f in inflections(last)) + ")"
-    else:
-        tail = _literal(last)
-    body = r"\s+".join([*head, tail])
+        at = inflected_word(words)
+        forms = inflections(words[at])
+        parts[at] = "(?:" + "|".join(_literal(f) for f in forms) + ")"
+    body = r"\s+".join(parts)
 
     starts_word = regex.match(_WORD_CHAR, term[0]) is not None
     ends_word = regex.match(_WORD_CHAR, term.rstrip()[-1]) is not None
@@ -117,13 +67,43 @@ def term_pattern(term: str, *, inflect: bool) -> str:
     return before + body + after
 
 
+def _anchor(term: str, inflect: bool) -> str:
+    """A piece every match of ``term`` starts with, case-folded.
+
+    Checking for it with ``in`` is much cheaper than running the pattern,
+    and most terms are absent from most text. When the first word inflects,
+    only what all its forms share counts ("dr" for "drive", "drove"); an
+    apostrophe may match its curly twin, so the anchor stops before one; four
+    characters are plenty. Case-folding both sides errs toward running the
+    pattern (folding "\u017f" gives "s", as case-insensitive matching does).
+    """
+    words = term.split()
+    forms = [words[0]]
+    if inflect and inflected_word(words) == 0:
+        forms = inflections(words[0])
+    shared = _shared_start([f.casefold() for f in forms])
+    return shared[:4].split("'")[0]
+
+
+def _shared_start(forms: list[str]) -> str:
+    shortest = min(forms, key=len)
+    for i, char in enumerate(shortest):
+        if any(form[i] != char for form in forms):
+            return shortest[:i]
+    return shortest
+
+
 class TermSet(Generic[K]):
     """A compiled list of terms, each carrying a key back to its rule."""
 
     def __init__(self, terms: Iterable[tuple[K, str, bool]]) -> None:
         kept = [(key, t.strip(), inflect) for key, t, inflect in terms if t.strip()]
         self._compiled = [
-            (key, regex.compile(term_pattern(t, inflect=inflect), regex.I))
+            (
+                key,
+                regex.compile(term_pattern(t, inflect=inflect), regex.I),
+                _anchor(t, inflect),
+            )
             for key, t, inflect in kept
         ]
         # Upper bound on a match's length in code points, when whitespace
@@ -135,14 +115,22 @@ class TermSet(Generic[K]):
 
     def find_all(self, text: str, start: int = 0) -> list[Match[K]]:
         """Every match of every term, overlaps included."""
+        folded = text[start:].casefold()
         found = []
-        for key, pattern in self._compiled:
+        for key, pattern, anchor in self._compiled:
+            if anchor not in folded:
+                continue
             for m in pattern.finditer(text, start):
                 found.append(Match(m.start(), m.end(), m.group(), key))
         return found
 
     def contains(self, text: str) -> set[K]:
-        return {key for key, pattern in self._compiled if pattern.search(text)}
+        folded = text.casefold()
+        return {
+            key
+            for key, pattern, anchor in self._compiled
+            if anchor in folded and pattern.search(text)
+        }
 
 
 def longest_first(
@@ -159,5 +147,5 @@ def longest_first(
     return sorted(kept, key=lambda m: m.start)
 
 
-def inside_any(match: Match[K], spans: Sequence[Match[object]]) -> bool:
+def inside_any(match: Match[K], spans: Sequence[Spanned]) -> bool:
     return any(s.start <= match.start and match.end <= s.end for s in spans)

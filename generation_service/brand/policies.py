@@ -39,6 +39,9 @@ class LengthPolicy:
     max_links: int = 0
     fold: int = 0
     forbidden: str = ""
+    no_emoji: bool = False
+    no_exclamation: bool = False
+    max_exclamation: int = 0
 
 
 @cache

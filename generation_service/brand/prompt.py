@@ -52,15 +52,15 @@ def _content_type_name(content_type: str | int) -> str:
     return content_type or DEFAULT_CONTENT_TYPE
 
 
-def _clean(value: str) -> str:
+def clean_field(value: str) -> str:
     # Line breaks and other control or format characters become spaces.
     spaced = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in value)
     flat = " ".join(spaced.split())
     return flat if len(flat) <= MAX_FIELD_CHARS else flat[: MAX_FIELD_CHARS - 1] + "…"
 
 
-def _quoted(values: Sequence[str], last: str = "and") -> str:
-    items = [f'"{_clean(v)}"' for v in values if _clean(v)]
+def quote_list(values: Sequence[str], last: str = "and") -> str:
+    items = [f'"{clean_field(v)}"' for v in values if clean_field(v)]
     if len(items) < 2:
         return "".join(items)
     return f"{', '.join(items[:-1])} {last} {items[-1]}"
@@ -118,22 +118,28 @@ def _length_section(policy: LengthPolicy) -> str:
         lines.append(f"- At most {policy.max_links} links.")
     if policy.forbidden:
         lines.append(f"- Never use these characters: {' '.join(policy.forbidden)}")
+    if policy.no_emoji:
+        lines.append("- No emoji: the platform refuses them.")
+    if policy.no_exclamation:
+        lines.append("- No exclamation marks: the platform refuses them.")
+    elif policy.max_exclamation:
+        lines.append(f"- At most {policy.max_exclamation} exclamation mark.")
     return "\n".join(lines)
 
 
 def _voice_section(guide: brand_pb2.BrandGuide, tone: str, audience: str) -> str:
     lines = []
     if guide.voice.descriptors:
-        descriptors = ", ".join(_clean(d) for d in guide.voice.descriptors)
+        descriptors = ", ".join(clean_field(d) for d in guide.voice.descriptors)
         lines.append(f"- Sound {descriptors}.")
     for pair in guide.voice.pairs:
-        is_, is_not = _clean(getattr(pair, "is")), _clean(pair.is_not)
+        is_, is_not = clean_field(getattr(pair, "is")), clean_field(pair.is_not)
         if is_ and is_not:
             lines.append(f"- {is_}, not {is_not}.")
-    if _clean(tone):
-        lines.append(f"- Tone for this piece: {_clean(tone)}.")
-    if _clean(audience):
-        lines.append(f"- Audience: {_clean(audience)}.")
+    if clean_field(tone):
+        lines.append(f"- Tone for this piece: {clean_field(tone)}.")
+    if clean_field(audience):
+        lines.append(f"- Audience: {clean_field(audience)}.")
     return "\n".join(["Voice:", *lines]) if lines else ""
 
 
@@ -141,20 +147,43 @@ def _words_section(guide: brand_pb2.BrandGuide, keywords: Sequence[str]) -> str:
     lines = []
     for preferred in guide.preferred_terms:
         lines.append(
-            f'- Write "{_clean(preferred.use)}", '
-            f"not {_quoted(preferred.instead_of, 'or')}."
+            f'- Write "{clean_field(preferred.use)}", '
+            f"not {quote_list(preferred.instead_of, 'or')}."
         )
     if guide.product_names:
-        names = _quoted([p.canonical for p in guide.product_names])
+        names = quote_list([p.canonical for p in guide.product_names])
         lines.append(f"- Write these names exactly as shown: {names}.")
     required = [*guide.required_terms, *keywords]
-    if _quoted(required):
-        lines.append(f"- Include each of: {_quoted(required)}.")
+    if quote_list(required):
+        lines.append(f"- Include each of: {quote_list(required)}.")
     for banned in guide.banned_terms:
-        hint = _clean(banned.hint).rstrip(".")
+        hint = clean_field(banned.hint).rstrip(".")
         hint = f" ({hint})" if hint else ""
-        lines.append(f'- Never write "{_clean(banned.term)}"{hint}.')
+        lines.append(f'- Never write "{clean_field(banned.term)}"{hint}.')
+    for term in guide.consistent_terms:
+        spellings = quote_list(term.variants, "or")
+        lines.append(f"- Pick one of {spellings} and use only that one.")
+    for condition in guide.conditions:
+        lines.append(
+            f'- Whenever you write "{clean_field(condition.if_term)}", also write '
+            f'"{clean_field(condition.then_term)}".'
+        )
+    lines += _claims_lines(guide)
     return "\n".join(["Words:", *lines]) if lines else ""
+
+
+def _claims_lines(guide: brand_pb2.BrandGuide) -> list[str]:
+    # Claims are always checked, so the model always hears the rule.
+    if not guide.approved_claims:
+        return [
+            "- State no figures, percentages, prices, ratings or superlatives "
+            '("best", "#1", "guaranteed") that the request does not give.'
+        ]
+    claims = "; ".join(f'"{clean_field(c)}"' for c in guide.approved_claims)
+    return [
+        "- Make no claim with a figure or a superlative except these approved "
+        f"ones: {claims}."
+    ]
 
 
 def _style_section(guide: brand_pb2.BrandGuide, policy: LengthPolicy) -> str:
@@ -176,12 +205,46 @@ def _style_section(guide: brand_pb2.BrandGuide, policy: LengthPolicy) -> str:
         lines.append(
             f"- Keep every sentence to {guide.max_sentence_words} words or fewer."
         )
+    lines += _mechanics_lines(guide)
     if guide.reading_grade_max:
         lines.append(
             f"- Write for reading grade {guide.reading_grade_max:g} or lower: "
             "short sentences, everyday words."
         )
     return "\n".join(["Style:", *lines]) if lines else ""
+
+
+_SERIAL_COMMA = {
+    brand_pb2.SERIAL_COMMA_REQUIRED: '- Use the serial comma: "red, green, and blue".',
+    brand_pb2.SERIAL_COMMA_OMITTED: '- No serial comma: "red, green and blue".',
+    brand_pb2.SERIAL_COMMA_CONSISTENT: (
+        "- Use the serial comma in every list or in none."
+    ),
+}
+
+
+def _mechanics_lines(guide: brand_pb2.BrandGuide) -> list[str]:
+    lines = []
+    if guide.serial_comma in _SERIAL_COMMA:
+        lines.append(_SERIAL_COMMA[guide.serial_comma])
+    acronyms = guide.acronyms
+    if acronyms.require_definition:
+        lines.append(
+            "- Spell out an abbreviation the first time, with the abbreviation "
+            'after it in brackets: "network operations centre (NOC)".'
+        )
+        if acronyms.definitions:
+            spelled = "; ".join(
+                f'"{clean_field(d.expansion)} ({d.acronym})"'
+                for d in acronyms.definitions
+            )
+            lines.append(f"- Spell them as: {spelled}.")
+    if guide.repetition.max_word_uses:
+        lines.append(
+            f"- Use no word more than {guide.repetition.max_word_uses} times in "
+            "100 words; vary your wording."
+        )
+    return lines
 
 
 def _policy_lines(policy: brand_pb2.Policy, one: str, many: str) -> list[str]:

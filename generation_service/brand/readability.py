@@ -16,6 +16,7 @@ with a tolerance of a grade or so.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
 
@@ -24,6 +25,8 @@ from . import _text
 MIN_WORDS = 30
 
 _VOWEL_GROUPS = regex.compile(r"[aeiouy]+")
+_NOT_A_TO_Z = regex.compile(r"[^a-z]")
+_LETTER = regex.compile(r"\p{L}")
 _NOISE = regex.compile(r"(?<!\w)[@#\uff03]\w+")
 # Vowel pairs that are two syllables (cre-ate, qui-et, ro-de-o).
 _SPLIT_PAIRS = regex.compile(
@@ -49,8 +52,9 @@ class Readability:
         )
 
 
+@lru_cache(maxsize=4096)
 def syllables(word: str) -> int:
-    w = regex.sub(r"[^a-z]", "", word.lower())
+    w = _NOT_A_TO_Z.sub("", word.lower())
     if not w:
         return 0
     if len(w) <= 3:
@@ -86,7 +90,7 @@ def _clean(text: str) -> str:
 
 def measure(text: str) -> Readability:
     cleaned = _clean(text)
-    words = [w.text for w in _text.words(cleaned) if regex.search(r"\p{L}", w.text)]
+    words = [w.text for w in _text.words(cleaned) if _LETTER.search(w.text)]
     return Readability(
         words=len(words),
         sentences=len(_text.sentences(cleaned)),

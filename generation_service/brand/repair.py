@@ -1,4 +1,8 @@
-"""Fixes that need no model: substitutions, casing, excess marks and tags.
+"""Fixes that need no model.
+
+Substitutions, product casing, mixed spellings, doubled words, the serial
+comma, acronyms the guide can expand, and excess emoji, exclamation marks
+and hashtags (also where a platform refuses them).
 
 Banned terms, missing terms and length are left to a rewrite: replacing a
 banned word or cutting a sentence changes meaning, and a silently truncated
@@ -20,9 +24,18 @@ from .check import check_variant
 from .policies import effective_policy
 
 # rule id prefix -> how the matched text is replaced
-_REPLACE = ("preferred.", "casing.", "exclamation.")
-_REMOVE = ("emoji.forbidden", "emoji.max", "hashtags.")
+_REPLACE = (
+    "preferred.",
+    "casing.",
+    "exclamation.",
+    "repetition.",
+    "consistency.",
+    "serial_comma.",
+    "acronym.",
+)
+_REMOVE = ("emoji.forbidden", "emoji.max", "hashtags.", "editorial.emoji")
 _REPLACE_RUN = ("emoji.consecutive",)
+_REPLACE_OR_REMOVE = ("editorial.exclamation",)
 
 _CLOSERS = " \n.,;:!?)"
 ELLIPSIS = "…"
@@ -81,6 +94,10 @@ def _edit(violation: brand_pb2.Violation, text: str) -> _Edit | None:
     if rule.startswith(_REPLACE_RUN):
         return _Edit(start, end, violation.suggestion)
     if rule.startswith(_REMOVE):
+        return _removal(text, start, end)
+    if rule.startswith(_REPLACE_OR_REMOVE):
+        if violation.suggestion:
+            return _Edit(start, end, violation.suggestion)
         return _removal(text, start, end)
     return None
 

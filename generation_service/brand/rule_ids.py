@@ -32,6 +32,16 @@ FAMILIES: dict[str, tuple[str, brand_pb2.Severity.ValueType]] = {
     "recommended_length": ("length", SUGGESTION),
     "sentences": ("occurrence", WARNING),
     "readability": ("readability", SUGGESTION),
+    "repetition": ("repetition", ERROR),
+    "overuse": ("repetition", WARNING),
+    "consistency": ("consistency", WARNING),
+    # List detection is a heuristic, so by default it only suggests.
+    "serial_comma": ("consistency", SUGGESTION),
+    "conditional": ("conditional", WARNING),
+    "acronym": ("conditional", WARNING),
+    "claims": ("claim", WARNING),
+    # A platform's own editorial policy: the ad is refused, not just worse.
+    "editorial": ("existence", ERROR),
 }
 
 _SLUG_PART = regex.compile(r"[\p{L}\p{N}]+|[^\s\-'\u2019/.,_]")

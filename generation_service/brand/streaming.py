@@ -4,13 +4,15 @@ Only the rules that text arriving later cannot undo are checked here: banned
 terms and the hard length limit. A banned term is reported once no longer
 term or product name could still grow over it; the length once the text up
 to its last space is already too long (adding text never shortens a post, and
-the last word may still become a link, which X weighs 23 however long).
+the last word may still become a link, which X weighs 23 however long; text
+without spaces settles at its ideographic full stops and commas).
 :meth:`StreamingChecker.finish` then gives the full report, which contains
 every violation reported while streaming.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from byok.generation.v1 import brand_pb2
@@ -22,9 +24,19 @@ from .compiled import compile_guide
 from .findings import Finding
 from .policies import effective_policy
 
+# Characters before which no link, emoji sequence or grapheme cluster
+# continues: spaces, and the ideographic space and full stops of text
+# written without spaces (Japanese, Chinese).
+_BREAKS = " \n\u3000\u3001\u3002\uff0c\uff01\uff1f"
+
 
 class StreamingChecker:
-    """Feed text deltas; get the blocking-relevant violations as they appear."""
+    """Feed text deltas; get the blocking-relevant violations as they appear.
+
+    Each :meth:`feed` costs time in proportion to its delta (plus a fixed
+    window for term matching), not to the text so far, so a long stream in
+    small deltas stays linear.
+    """
 
     def __init__(
         self,
@@ -42,15 +54,24 @@ class StreamingChecker:
         self._margin = max(
             self._compiled.terms.longest_match, self._compiled.products.longest_match
         )
-        self._text = ""
-        self._settled_length = -1
+        self._parts: list[str] = []
+        self._size = 0
+        # The tail of the text that term matching looks at again.
+        self._window = ""
+        self._window_start = 0
+        # Text after the last measured break, and the length before it.
+        self._unmeasured: list[str] = []
+        self._measured = 0
+        self._meter = counting.RunningLength(self._policy.unit.id)
         self._reported: set[tuple[str, int, int]] = set()
         self._length_reported = False
         self._blocked = False
 
     @property
     def text(self) -> str:
-        return self._text
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
 
     @property
     def blocked(self) -> bool:
@@ -58,39 +79,61 @@ class StreamingChecker:
         return self._blocked
 
     def feed(self, delta: str) -> list[brand_pb2.Violation]:
-        before = len(self._text)
-        self._text += delta
-        findings = self._settled_terms(before) + self._length()
+        before = self._size
+        self._parts.append(delta)
+        self._size += len(delta)
+        self._window += delta
+        findings = self._settled_terms(before) + self._length(delta, before)
+        self._trim_window()
         return [v for f in findings if (v := self._report(f)) is not None]
 
     def finish(self) -> brand_pb2.ComplianceReport:
         return check_variant(
-            self._text, self._guide, self._platform, self._level, self._keywords
+            self.text, self._guide, self._platform, self._level, self._keywords
         )
 
     def _settled_terms(self, before: int) -> list[Finding]:
         # Every match that could still change ends after the previous text's
         # last margin; scanning three margins back also sees what overlaps it.
-        text = self._text
-        start = max(0, before - 3 * self._margin)
-        protected = term_rules.product_spans(self._compiled, text, start)
+        if not self._margin:
+            return []
+        window, offset = self._window, self._window_start
+        start = max(0, before - 3 * self._margin) - offset
+        protected = term_rules.product_spans(self._compiled, window, start)
         return [
-            f
-            for f in term_rules.terms(self._compiled, text, protected, start)
+            dataclasses.replace(f, start=f.start + offset, end=f.end + offset)
+            for f in term_rules.terms(self._compiled, window, protected, start)
             if f.family == "banned"
+            and f.start is not None
             and f.end is not None
-            and f.end + self._margin < len(text)
+            and f.end + self._margin < len(window)
         ]
 
-    def _length(self) -> list[Finding]:
+    def _trim_window(self) -> None:
+        # Keep three margins for the next scan and one character before them
+        # for the word-boundary look-behind.
+        keep = 3 * self._margin + 1
+        if len(self._window) > keep:
+            cut = len(self._window) - keep
+            self._window = self._window[cut:]
+            self._window_start += cut
+
+    def _length(self, delta: str, before: int) -> list[Finding]:
+        # The text up to its last break is settled: later text only adds.
         if self._length_reported or not self._policy.hard_limit:
             return []
-        last_break = max(self._text.rfind(" "), self._text.rfind("\n"), 0)
-        settled = self._text[:last_break]
-        if len(settled) == self._settled_length:
+        last_break = max(delta.rfind(c) for c in _BREAKS)
+        if last_break < 0:
+            self._unmeasured.append(delta)
             return []
-        self._settled_length = len(settled)
-        value = counting.measure(settled, self._policy.unit.id)
+        piece = "".join([*self._unmeasured, delta[:last_break]])
+        self._unmeasured = [delta[last_break:]]
+        self._measured = before + last_break
+        value = self._meter.add(piece)
+        if value <= self._policy.hard_limit:
+            return []
+
+        settled = self.text[: self._measured]
         found = count_rules.length(self._policy, settled, value)
         found = [f for f in found if f.family == "length"]
         self._length_reported = bool(found)

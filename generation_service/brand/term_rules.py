@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from . import _text
 from .compiled import CompiledGuide, TermKey
 from .findings import Finding, match_case
-from .matching import Match, TermSet, inflect_like, inside_any, longest_first
+from .inflection import inflect_like
+from .matching import Match, TermSet, inside_any, longest_first
 from .rule_ids import slug
 
 
@@ -37,7 +39,7 @@ def casing(compiled: CompiledGuide, text: str) -> list[Finding]:
     return found
 
 
-def _legal_variant(text: str, match: Match[object], canonical: str) -> bool:
+def _legal_variant(text: str, match: Match[Any], canonical: str) -> bool:
     # A sentence may start with a capital even when the name does not.
     if match.text == canonical:
         return True

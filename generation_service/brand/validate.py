@@ -6,19 +6,18 @@ checks also bound its size.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 
 from byok.generation.v1 import brand_pb2
 
 from .errors import BrandGuideError, UnknownPlatformError
+from .guide_fields import SEVERITIES, check_severity, check_text
 from .policies import platform_policy
 from .rule_ids import FAMILIES, slug
+from .validate_style import check_style, style_size
 
-MAX_TERM_CHARS = 100
 MAX_TERMS = 2000
 MAX_GRADE = 30.0
-_SEVERITIES = frozenset(brand_pb2.Severity.values()) - {brand_pb2.SEVERITY_UNSPECIFIED}
 
 
 def validate_guide(guide: brand_pb2.BrandGuide) -> None:
@@ -31,6 +30,7 @@ def validate_guide(guide: brand_pb2.BrandGuide) -> None:
     _check_policies(guide)
     _check_platforms(guide)
     _check_rule_overrides(guide)
+    check_style(guide, banned)
 
 
 def _check_sizes(guide: brand_pb2.BrandGuide) -> None:
@@ -39,33 +39,23 @@ def _check_sizes(guide: brand_pb2.BrandGuide) -> None:
         + len(guide.required_terms)
         + sum(1 + len(p.instead_of) for p in guide.preferred_terms)
         + len(guide.product_names)
+        + style_size(guide)
     )
     if count > MAX_TERMS:
         raise BrandGuideError("", f"has {count} terms; at most {MAX_TERMS} allowed")
-
-
-def _check_term(path: str, term: str) -> str:
-    if not term.strip():
-        raise BrandGuideError(path, "must not be empty")
-    if len(term) > MAX_TERM_CHARS:
-        raise BrandGuideError(path, f"is longer than {MAX_TERM_CHARS} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in term):
-        raise BrandGuideError(path, "must not contain control characters")
-    return " ".join(term.split()).casefold()
 
 
 def _check_banned(guide: brand_pb2.BrandGuide) -> set[str]:
     seen: dict[str, str] = {}
     for i, banned in enumerate(guide.banned_terms):
         path = f"banned_terms[{i}]"
-        key = _check_term(f"{path}.term", banned.term)
+        key = check_text(f"{path}.term", banned.term)
         if slug(key) in seen:
             raise BrandGuideError(
                 f"{path}.term", f"repeats {seen[slug(key)]} (same rule id)"
             )
         seen[slug(key)] = f"{path}.term"
-        if banned.severity not in _SEVERITIES | {brand_pb2.SEVERITY_UNSPECIFIED}:
-            raise BrandGuideError(f"{path}.severity", "is not a known severity")
+        check_severity(f"{path}.severity", banned.severity)
     return {" ".join(b.term.split()).casefold() for b in guide.banned_terms}
 
 
@@ -73,7 +63,7 @@ def _check_preferred(guide: brand_pb2.BrandGuide, banned: set[str]) -> None:
     seen: set[str] = set()
     for i, preferred in enumerate(guide.preferred_terms):
         path = f"preferred_terms[{i}]"
-        use = _check_term(f"{path}.use", preferred.use)
+        use = check_text(f"{path}.use", preferred.use)
         if use in banned:
             raise BrandGuideError(f"{path}.use", "recommends a banned term")
         if slug(use) in seen:
@@ -82,7 +72,7 @@ def _check_preferred(guide: brand_pb2.BrandGuide, banned: set[str]) -> None:
         if not preferred.instead_of:
             raise BrandGuideError(f"{path}.instead_of", "must list at least one term")
         for j, wrong in enumerate(preferred.instead_of):
-            wrong_key = _check_term(f"{path}.instead_of[{j}]", wrong)
+            wrong_key = check_text(f"{path}.instead_of[{j}]", wrong)
             if wrong == preferred.use:
                 raise BrandGuideError(
                     f"{path}.instead_of[{j}]", "is the preferred term itself"
@@ -95,7 +85,7 @@ def _check_preferred(guide: brand_pb2.BrandGuide, banned: set[str]) -> None:
 
 def _check_terms(field: str, terms: Iterable[str], banned: set[str], what: str) -> None:
     for i, term in enumerate(terms):
-        if _check_term(f"{field}[{i}]", term) in banned:
+        if check_text(f"{field}[{i}]", term) in banned:
             raise BrandGuideError(f"{field}[{i}]", f"is both {what} and banned")
 
 
@@ -103,7 +93,7 @@ def _check_products(guide: brand_pb2.BrandGuide, banned: set[str]) -> None:
     seen: set[str] = set()
     for i, product in enumerate(guide.product_names):
         path = f"product_names[{i}].canonical"
-        key = _check_term(path, product.canonical)
+        key = check_text(path, product.canonical)
         if key in banned:
             raise BrandGuideError(path, "is both a product name and banned")
         if key in seen:
@@ -154,5 +144,5 @@ def _check_rule_overrides(guide: brand_pb2.BrandGuide) -> None:
                 f"must be <family>.<name> or <family>.*, family one of "
                 f"{', '.join(sorted(FAMILIES))}",
             )
-        if not override.disabled and override.severity not in _SEVERITIES:
+        if not override.disabled and override.severity not in SEVERITIES:
             raise BrandGuideError(f"{path}.severity", "set a severity or disabled")

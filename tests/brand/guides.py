@@ -73,6 +73,10 @@ def mailchimp() -> pb.BrandGuide:
         platform_overrides=[
             pb.PlatformOverride(platform="instagram", emoji=pb.Policy(max_count=2)),
         ],
+        consistent_terms=[pb.ConsistentTerm(variants=["signup", "sign-up"])],
+        serial_comma=pb.SERIAL_COMMA_REQUIRED,
+        repetition=pb.RepetitionPolicy(max_word_uses=3, ignore=["email"]),
+        approved_claims=["Send up to 1,000 emails a month on the Free plan"],
     )  # fmt: skip
 
 
@@ -119,6 +123,19 @@ def govuk() -> pb.BrandGuide:
         exclamation=pb.Policy(forbidden=True),
         max_sentence_words=25,
         reading_grade_max=4.0,
+        # Abbreviations: spell out on first use unless very well known.
+        acronyms=pb.AcronymPolicy(
+            require_definition=True,
+            well_known=["UK", "EU", "VAT", "NHS", "HM", "MOT"],
+            definitions=[
+                pb.AcronymDefinition(
+                    acronym="DWP", expansion="Department for Work and Pensions"
+                ),
+                pb.AcronymDefinition(
+                    acronym="HMRC", expansion="HM Revenue and Customs"
+                ),
+            ],
+        ),
     )
 
 
@@ -149,6 +166,13 @@ def polaris() -> pb.BrandGuide:
             pb.ProductName(canonical="Shopify"),
         ],
         reading_grade_max=7.0,
+        approved_claims=[
+            "Shopify checkout converts up to 36% better than other checkouts",
+        ],
+        conditions=[
+            pb.Condition(if_term="free trial", then_term="no credit card required",
+                         hint="Say what the trial asks of the merchant."),
+        ],
     )  # fmt: skip
 
 
@@ -189,7 +213,11 @@ def microsoft() -> pb.BrandGuide:
             pb.RuleOverride(rule_id="preferred.don-t", severity=ERROR),
             pb.RuleOverride(rule_id="preferred.can-t", severity=ERROR),
             pb.RuleOverride(rule_id="preferred.it-s", severity=ERROR),
+            # The Oxford comma is required, not merely suggested.
+            pb.RuleOverride(rule_id="serial_comma.*", severity=WARNING),
         ],
+        consistent_terms=[pb.ConsistentTerm(variants=["email", "e-mail"])],
+        serial_comma=pb.SERIAL_COMMA_REQUIRED,
     )  # fmt: skip
 
 

@@ -218,3 +218,22 @@ def test_threads_counts_emoji_by_their_utf8_bytes() -> None:
     assert counting.emoji_utf8(f"hi {THUMBS_UP}") == 3 + 4
     assert counting.emoji_utf8(WOMAN_TECHNOLOGIST) == 11
     assert counting.emoji_utf8("日本") == 2
+
+
+# -- lengths of a growing text --
+
+
+@pytest.mark.parametrize("unit", sorted(counting.UNITS))
+def test_a_running_length_equals_the_length_of_the_whole_text(unit: str) -> None:
+    rng = random.Random(unit)  # noqa: S311 - reproducible texts, not secrets
+    pieces = ["a", "\u00ef", "\u20ac", "[", SMILE, WOMAN_TECHNOLOGIST, US_FLAG,
+              "\u65e5", "e\u0301", "https://example.com/p", " ", " ", "\n"]  # fmt: skip
+    for _ in range(100):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 120)))
+        splits = [i for i, c in enumerate(text) if c.isspace() and rng.random() < 0.5]
+        meter = counting.RunningLength(unit)
+
+        totals = [meter.add(text[a:b]) for a, b in
+                  zip([0, *splits], [*splits, len(text)], strict=True)]  # fmt: skip
+
+        assert totals[-1] == counting.measure(text, unit), text

@@ -6,7 +6,7 @@ import pytest
 
 from generation_service.brand import check_variant
 from tests.brand import guides
-from tests.brand.reports import CUSTOM, MODERATE, STRICT, by_rule, rows
+from tests.brand.reports import CUSTOM, LOOSE, MODERATE, STRICT, by_rule, rows
 
 # -- Mailchimp-like --
 
@@ -233,3 +233,135 @@ def test_atlassian_clean_copy_has_no_violations() -> None:
     assert rows(report) == []
     assert report.compliant
     assert report.score == 100.0
+
+
+# -- style rules planted in every guide --
+
+
+def test_mailchimp_flags_mixed_spellings_doubled_words_claims_and_overuse() -> None:
+    text = (
+        "Plan, write and send a signup form. Each sign-up gets a great welcome. "
+        "Send up to 1,000 emails a month on the Free plan. Our tips are the the "
+        "best. Great ideas are great. Great designs look great."
+    )
+
+    report = check_variant(text, guides.mailchimp(), "linkedin", MODERATE)
+
+    # The 1,000 emails sentence is the guide's approved claim; "best" is not.
+    assert rows(report) == [
+        ("serial_comma.missing", "suggestion", (6, 11), "write", False),
+        ("consistency.signup", "warning", (41, 48), "sign-up", False),
+        ("claims.unapproved", "warning", (121, 147), "Our tips are the the best.",
+         False),
+        ("repetition.the", "error", (134, 141), "the the", True),
+        ("overuse.great", "warning", (171, 176), "Great", False),
+        ("overuse.great", "warning", (190, 195), "great", False),
+    ]  # fmt: skip
+    assert [v.suggestion for v in report.violations[:2]] == ["write,", "signup"]
+    assert report.violations[0].message == (
+        'Add a comma before "and": "Plan, write, and send".'
+    )
+    assert report.violations[4].message == '"great" is used 5 times; at most 3.'
+    assert not report.compliant
+
+
+def test_govuk_wants_abbreviations_spelled_out_unless_well_known() -> None:
+    text = (
+        "Apply to the DWP for help. HM Revenue and Customs (HMRC) can check your "
+        "VAT. Ask your GP or the NOC team. FREE ADVICE is on GOV.UK."
+    )
+
+    moderate = check_variant(text, guides.govuk(), "blog", MODERATE)
+    strict = check_variant(text, guides.govuk(), "blog", STRICT)
+
+    # HMRC is defined where it is first used; HM, VAT and GOV.UK are known;
+    # FREE ADVICE is shouting, not an abbreviation.
+    assert rows(moderate) == [
+        ("acronym.dwp", "warning", (13, 16), "DWP", False),
+        ("acronym.gp", "warning", (86, 88), "GP", False),
+        ("acronym.noc", "warning", (96, 99), "NOC", False),
+    ]
+    assert moderate.violations[0].suggestion == (
+        "Department for Work and Pensions (DWP)"
+    )
+    assert moderate.violations[1].suggestion == ""
+    assert moderate.compliant
+    assert not strict.compliant
+
+
+def test_polaris_accepts_its_approved_claim_and_flags_invented_ones() -> None:
+    text = (
+        "Shopify checkout converts up to 36% better than other checkouts. "
+        "Shopify is the #1 platform for 2 million merchants. Start a free trial "
+        "today."
+    )
+
+    report = check_variant(text, guides.polaris(), "linkedin", STRICT)
+
+    assert rows(report) == [
+        ("claims.unapproved", "warning", (65, 116),
+         "Shopify is the #1 platform for 2 million merchants.", True),
+        ("conditional.free-trial", "warning", (125, 135), "free trial", True),
+    ]  # fmt: skip
+    assert report.violations[0].message == (
+        'This sentence makes a claim ("#1", "2 million") that is not one of the '
+        "brand's approved claims."
+    )
+    assert report.violations[1].message == (
+        '"free trial" needs "no credit card required" too. Say what the trial '
+        "asks of the merchant."
+    )
+
+
+def test_polaris_google_ads_headline_refuses_exclamation_marks_and_emoji() -> None:
+    text = "Shopify Payments! Try it \U0001f680"
+
+    report = check_variant(text, guides.polaris(), "google_ads_headline", LOOSE)
+
+    assert rows(report) == [
+        ("editorial.exclamation", "error", (16, 17), "!", False),
+        ("editorial.emoji", "error", (25, 26), "\U0001f680", False),
+    ]
+    assert report.violations[0].suggestion == "."
+
+
+def test_microsoft_requires_the_oxford_comma_and_one_spelling_of_email() -> None:
+    text = "Send a reminder by email, text or e-mail."
+
+    custom = check_variant(text, guides.microsoft(), "linkedin", CUSTOM)
+    strict = check_variant(text, guides.microsoft(), "linkedin", STRICT)
+
+    assert rows(custom) == [
+        ("serial_comma.missing", "warning", (26, 30), "text", False),
+        ("consistency.email", "warning", (34, 40), "e-mail", False),
+    ]
+    # Overrides apply only under CUSTOM: elsewhere the comma only suggests.
+    assert rows(strict) == [
+        ("serial_comma.missing", "suggestion", (26, 30), "text", False),
+        ("consistency.email", "warning", (34, 40), "e-mail", True),
+    ]
+
+
+def test_atlassian_voice_only_guide_still_gets_the_generic_rules() -> None:
+    text = "Jira is the #1 tool for for agile teams. Confluence keeps docs tidy."
+
+    report = check_variant(text, guides.atlassian(), "linkedin", MODERATE)
+
+    assert rows(report) == [
+        ("claims.unapproved", "warning", (0, 40),
+         "Jira is the #1 tool for for agile teams.", False),
+        ("repetition.for", "error", (20, 27), "for for", True),
+    ]  # fmt: skip
+    assert not report.compliant
+
+
+def test_govuk_catches_irregular_and_phrasal_forms_of_its_words_to_avoid() -> None:
+    text = "We drove out waste and are driving out delay. Landed costs fell."
+
+    report = check_variant(text, guides.govuk(), "blog", MODERATE)
+
+    assert rows(report) == [
+        ("banned.drive-out", "error", (3, 12), "drove out", True),
+        ("banned.drive-out", "error", (27, 38), "driving out", True),
+        ("banned.land", "error", (46, 52), "Landed", True),
+    ]

@@ -6,7 +6,9 @@ import pytest
 from byok.generation.v1 import brand_pb2 as pb
 
 from generation_service.brand import check_variant
-from generation_service.brand.matching import inflections
+from generation_service.brand.compiled import compile_guide
+from generation_service.brand.inflection import inflect_like, inflections
+from tests.brand import guides
 from tests.brand.reports import MODERATE, rows
 
 
@@ -29,7 +31,9 @@ def _spans(text: str, guide: pb.BrandGuide) -> list[tuple[str, tuple[int, int] |
         ("ship", ["shipping", "shiping", "shipped", "shiped", "ships", "ship"]),
         ("apply", ["applying", "applied", "applies", "applys", "apply"]),
         ("deploy", ["deploying", "deployed", "deploys", "deploy"]),
-        ("go", ["go"]),
+        ("go", ["going", "goes", "gone", "went", "go"]),
+        ("drive", ["driving", "drived", "driven", "drives", "drive", "drove"]),
+        ("child", ["childing", "children", "childed", "childs", "child"]),
         ("24x7", ["24x7"]),
     ],
 )
@@ -128,3 +132,69 @@ def test_a_product_name_may_start_a_sentence_capitalised() -> None:
     assert _spans("IPhone owners. Get an IPhone. \u201cIPhone", guide) == [
         ("casing.iphone", (22, 28))
     ]
+
+
+def test_irregular_forms_of_a_banned_term_are_matched() -> None:
+    guide = _banned("drive out", "thought leader", "child")
+    text = "We drove out waste. Children and thought leaders have driven out doubt."
+
+    assert _spans(text, guide) == [
+        ("banned.drive-out", (3, 12)),
+        ("banned.child", (20, 28)),
+        ("banned.thought-leader", (33, 48)),
+        ("banned.drive-out", (54, 64)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("replacement", "term", "matched", "expected"),
+    [
+        ("use", "utilize", "utilizing", "using"),
+        ("use", "utilise", "utilised", "used"),
+        ("email", "e-mail", "e-mails", "emails"),
+        ("buy", "purchase", "purchased", "bought"),
+        ("buy", "purchase", "purchases", "buys"),
+        ("work with", "collaborate", "collaborating", "working with"),
+        ("ship", "send", "sent", "shipped"),
+        ("visit", "go", "went", "visited"),
+        ("apply", "submit", "submitted", "applied"),
+        ("see", "view", "viewing", "seeing"),
+        ("phone", "smart phone", "smart phones", "phones"),
+        ("drag", "drag and drop", "drag and dropped", "dragged"),
+        ("person", "user", "users", "people"),
+        ("before", "prior to", "prior to", "before"),
+    ],
+)
+def test_a_replacement_takes_the_form_of_the_matched_word(
+    replacement: str, term: str, matched: str, expected: str
+) -> None:
+    assert inflect_like(replacement, term, matched) == expected
+
+
+def test_a_preferred_term_suggestion_is_inflected_irregularly() -> None:
+    guide = pb.BrandGuide(
+        preferred_terms=[pb.PreferredTerm(use="buy", instead_of=["purchase"])]
+    )
+
+    report = check_variant("They purchased it.", guide, "x", MODERATE)
+
+    assert report.violations[0].suggestion == "bought"
+    assert report.violations[0].message == 'Use "bought" instead of "purchased".'
+
+
+@pytest.mark.parametrize(
+    ("term", "form"),
+    [("think", "thought"), ("go", "went"), ("buy", "bought"), ("person", "people"),
+     ("log in", "logged in"), ("sign up", "signs up"), ("win", "winning")],
+)  # fmt: skip
+def test_every_irregular_or_phrasal_form_is_found(term: str, form: str) -> None:
+    assert _spans(f"Then {form.upper()} it.", _banned(term)) == [
+        (f"banned.{term.replace(' ', '-')}", (5, 5 + len(form)))
+    ]
+
+
+def test_a_guide_is_compiled_once_for_any_copy_of_it() -> None:
+    first = compile_guide(guides.govuk())
+
+    assert compile_guide(guides.govuk()) is first
+    assert compile_guide(guides.mailchimp()) is not first

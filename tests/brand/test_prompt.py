@@ -118,3 +118,44 @@ def test_unknown_inputs_raise_brand_errors() -> None:
         render_brand_prompt(pb.BrandGuide(), "myspace", "general")
     with pytest.raises(BrandGuideError):
         render_brand_prompt(pb.BrandGuide(required_terms=[""]), "x", "general")
+
+
+def test_the_style_rules_are_stated_as_instructions() -> None:
+    mailchimp = render_brand_prompt(guides.mailchimp(), "linkedin", "social_post")
+    govuk = render_brand_prompt(guides.govuk(), "blog", "blog_post")
+    polaris = render_brand_prompt(guides.polaris(), "linkedin", "ad_copy")
+
+    assert '- Pick one of "signup" or "sign-up" and use only that one.' in mailchimp
+    assert '- Use the serial comma: "red, green, and blue".' in mailchimp
+    assert "- Use no word more than 3 times in 100 words; vary your wording." in (
+        mailchimp
+    )
+    assert (
+        "- Make no claim with a figure or a superlative except these approved "
+        'ones: "Send up to 1,000 emails a month on the Free plan".'
+    ) in mailchimp
+    assert (
+        '- Spell them as: "Department for Work and Pensions (DWP)"; '
+        '"HM Revenue and Customs (HMRC)".'
+    ) in govuk
+    assert (
+        '- Whenever you write "free trial", also write "no credit card required".'
+    ) in polaris
+
+
+def test_without_approved_claims_the_model_is_told_to_invent_none() -> None:
+    prompt = render_brand_prompt(pb.BrandGuide(), "x", "general")
+
+    assert (
+        "- State no figures, percentages, prices, ratings or superlatives "
+        '("best", "#1", "guaranteed") that the request does not give.'
+    ) in prompt
+
+
+def test_google_ads_prompts_state_the_editorial_rules() -> None:
+    headline = render_brand_prompt(pb.BrandGuide(), "google_ads_headline", "ad_copy")
+    description = render_brand_prompt(pb.BrandGuide(), "google_ads", "ad_copy")
+
+    assert "- No emoji: the platform refuses them." in headline
+    assert "- No exclamation marks: the platform refuses them." in headline
+    assert "- At most 1 exclamation mark." in description

@@ -88,3 +88,52 @@ def test_truncation_prefers_a_word_break_and_fits_double_width() -> None:
 def test_truncation_leaves_fitting_text_alone() -> None:
     assert truncate_to_limit("short", pb.BrandGuide(), "x") == "short"
     assert truncate_to_limit("word " * 9000, pb.BrandGuide(), "blog").startswith("word")
+
+
+def test_repair_fixes_doubled_words_spellings_commas_and_known_acronyms() -> None:
+    guide = pb.BrandGuide(
+        consistent_terms=[pb.ConsistentTerm(variants=["email", "e-mail"])],
+        serial_comma=pb.SERIAL_COMMA_REQUIRED,
+        acronyms=pb.AcronymPolicy(
+            require_definition=True,
+            definitions=[
+                pb.AcronymDefinition(
+                    acronym="NOC", expansion="network operations centre"
+                )
+            ],
+        ),
+    )
+    text = "NOC staff read email, chat and E-mails. Call the the NOC."
+
+    repaired = _repair(text, guide, "blog")
+
+    assert repaired == (
+        "Network operations centre (NOC) staff read email, chat, and Emails. "
+        "Call the NOC."
+    )
+    assert rows(check_variant(repaired, guide, "blog", MODERATE)) == []
+
+
+def test_repair_drops_the_serial_comma_where_the_guide_omits_it() -> None:
+    guide = pb.BrandGuide(serial_comma=pb.SERIAL_COMMA_OMITTED)
+
+    assert _repair("Tea, coffee, or juice.", guide, "blog") == "Tea, coffee or juice."
+
+
+def test_repair_makes_a_google_ads_headline_acceptable() -> None:
+    guide = pb.BrandGuide()
+
+    assert _repair("Big sale! Shop now! \U0001f6d2", guide, "google_ads_headline") == (
+        "Big sale. Shop now."
+    )
+    assert _repair("Shop now!", guide, "google_ads_headline") == "Shop now"
+
+
+def test_repair_leaves_claims_conditions_and_overuse_to_a_rewrite() -> None:
+    guide = pb.BrandGuide(
+        conditions=[pb.Condition(if_term="free trial", then_term="terms apply")],
+        repetition=pb.RepetitionPolicy(max_word_uses=1),
+    )
+    text = "The best free trial. Great, great deals."
+
+    assert _repair(text, guide, "blog") == text

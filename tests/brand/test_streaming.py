@@ -101,13 +101,73 @@ def test_rules_disabled_by_custom_overrides_are_not_streamed() -> None:
     assert checker.feed("We will leverage this and go on talking for a while.") == []
 
 
-def test_streaming_a_long_variant_in_small_deltas_stays_fast() -> None:
-    checker = StreamingChecker(guides.govuk(), "blog", STRICT)
-    text = "You can apply for a grant if you run a small farm near a river. " * 60
+def test_banned_terms_deep_in_a_long_stream_are_found_at_their_offsets() -> None:
+    guide = guides.govuk()
+    filler = "You can apply for a grant if you run a small farm near a river. "
+    text = filler * 150 + "We leverage it. " + filler * 150 + "Going forward, yes. "
+    checker = StreamingChecker(guide, "blog", STRICT)
+
+    streamed = [v for c in _chunks(text + " " * 20, 6) for v in checker.feed(c)]
+
+    assert _spans(streamed) == [
+        ("banned.leverage", 9603, 9611),
+        ("banned.going-forward", 19216, 19229),
+    ]
+    assert _spans(streamed) == [
+        s
+        for s in _spans(list(checker.finish().violations))
+        if s[0].startswith("banned.")
+    ]
+
+
+def test_sms_overflow_is_found_while_streaming_after_a_switch_to_ucs2() -> None:
+    guide = pb.BrandGuide(
+        platform_overrides=[pb.PlatformOverride(platform="sms", max_length=2)]
+    )
+    checker = StreamingChecker(guide, "sms", STRICT)
+    text = "Hi \u00efr\u00e8ne, " + "your order ships today. " * 6
+
+    reports = [v for c in _chunks(text, 8) for v in checker.feed(c)]
+
+    # "\u00ef" is outside GSM-7: 154 UTF-16 units need three 67-unit segments.
+    assert [v.rule_id for v in reports] == ["length.sms"]
+    assert checker.finish().sms_segments == 3
+
+
+def test_streaming_a_long_post_in_small_deltas_stays_linear() -> None:
+    # An X Premium post: the weighted length is settled at every space.
+    guide = guides.govuk()
+    guide.platform_overrides.add(platform="x", max_length=25000)
+    checker = StreamingChecker(guide, "x", STRICT)
+    text = "You can apply for a grant if you run a small farm near a river. " * 380
 
     started = time.perf_counter()
     for chunk in _chunks(text, 5):
         checker.feed(chunk)
     elapsed = time.perf_counter() - started
 
+    # 24,320 characters in about 7,000 deltas take about 0.1 s when each
+    # delta costs its own size; measuring the whole text so far at every
+    # space took over 5 s.
     assert elapsed < 2.0
+    assert not checker.blocked
+    assert checker.finish().length == len(text)
+
+
+def test_text_without_spaces_settles_at_ideographic_punctuation() -> None:
+    checker = StreamingChecker(pb.BrandGuide(), "x", STRICT)
+    sentence = (
+        "\u65b0\u3057\u3044\u5546\u54c1\u3092\u767a\u58f2\u3057\u307e\u3057\u305f\u3002"
+    )
+    text = sentence * 20  # 13 characters, 26 weighted, per sentence
+
+    first_report_at = None
+    for i, chunk in enumerate(_chunks(text, 7)):
+        if checker.feed(chunk) and first_report_at is None:
+            first_report_at = len("".join(_chunks(text, 7)[: i + 1]))
+
+    # Before the eleventh full stop the text weighs 284: found right there,
+    # not at the end of the stream.
+    assert first_report_at is not None
+    assert 10 * 13 < first_report_at <= 12 * 13
+    assert checker.blocked

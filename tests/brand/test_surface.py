@@ -17,16 +17,20 @@ def test_the_public_surface_is_exactly_this() -> None:
             "BrandError",
             "BrandGuideError",
             "LengthPolicy",
+            "RepairOutcome",
+            "RewriteFn",
             "StreamingChecker",
             "Unit",
             "UnknownContentTypeError",
             "UnknownPlatformError",
             "check_variant",
             "content_types",
+            "enforce",
             "known_platforms",
             "platform_policy",
             "render_brand_prompt",
             "repair_deterministic",
+            "rewrite_instructions",
             "truncate_to_limit",
             "validate_guide",
         ]
@@ -39,6 +43,20 @@ def test_check_variant_keeps_the_signature_callers_rely_on() -> None:
     assert parameters == ["text", "guide", "platform", "adherence", "keywords"]
     assert list(inspect.signature(brand.repair_deterministic).parameters) == [
         "text",
+        "report",
+        "guide",
+        "platform",
+    ]
+    assert list(inspect.signature(brand.enforce).parameters) == [
+        "text",
+        "guide",
+        "platform",
+        "adherence",
+        "keywords",
+        "rewrite",
+        "max_rewrites",
+    ]
+    assert list(inspect.signature(brand.rewrite_instructions).parameters) == [
         "report",
         "guide",
         "platform",

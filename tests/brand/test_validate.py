@@ -118,14 +118,105 @@ def _error(guide: pb.BrandGuide) -> tuple[str, str]:
             pb.BrandGuide(rule_overrides=[pb.RuleOverride(rule_id="leverage",
                                                           disabled=True)]),
             "rule_overrides[0].rule_id",
-            "must be <family>.<name> or <family>.*, family one of banned, casing, "
-            "characters, emoji, exclamation, hashtags, keyword, length, links, "
-            "preferred, readability, recommended_length, required, sentences",
+            "must be <family>.<name> or <family>.*, family one of acronym, banned, "
+            "casing, characters, claims, conditional, consistency, editorial, "
+            "emoji, exclamation, hashtags, keyword, length, links, overuse, "
+            "preferred, readability, recommended_length, repetition, required, "
+            "sentences, serial_comma",
         ),
         (
             pb.BrandGuide(rule_overrides=[pb.RuleOverride(rule_id="emoji.*")]),
             "rule_overrides[0].severity",
             "set a severity or disabled",
+        ),
+        (
+            pb.BrandGuide(consistent_terms=[pb.ConsistentTerm(variants=["email"])]),
+            "consistent_terms[0].variants",
+            "must list at least two spellings",
+        ),
+        (
+            pb.BrandGuide(
+                consistent_terms=[pb.ConsistentTerm(variants=["email", "Email "])]
+            ),
+            "consistent_terms[0].variants[1]",
+            "repeats consistent_terms[0].variants[0]",
+        ),
+        (
+            pb.BrandGuide(
+                preferred_terms=[pb.PreferredTerm(use="email", instead_of=["e-mail"])],
+                consistent_terms=[pb.ConsistentTerm(variants=["email", "e-mail"])],
+            ),
+            "consistent_terms[0].variants[1]",
+            "is already replaced by a preferred term",
+        ),
+        (
+            pb.BrandGuide(
+                banned_terms=[pb.BannedTerm(term="signup")],
+                consistent_terms=[pb.ConsistentTerm(variants=["sign-up", "signup"])],
+            ),
+            "consistent_terms[0].variants[1]",
+            "is a banned term",
+        ),
+        (
+            pb.BrandGuide(serial_comma=7),
+            "serial_comma",
+            "is not a known serial comma policy",
+        ),
+        (
+            pb.BrandGuide(conditions=[pb.Condition(if_term="free trial")]),
+            "conditions[0].then_term",
+            "must not be empty",
+        ),
+        (
+            pb.BrandGuide(conditions=[pb.Condition(if_term="Trial",
+                                                   then_term="trial")]),
+            "conditions[0].then_term",
+            "is the if_term itself",
+        ),
+        (
+            pb.BrandGuide(conditions=[pb.Condition(if_term="a", then_term="b",
+                                                   severity=9)]),
+            "conditions[0].severity",
+            "is not a known severity",
+        ),
+        (
+            pb.BrandGuide(acronyms=pb.AcronymPolicy(well_known=["GOV UK"])),
+            "acronyms.well_known[0]",
+            "must be one word",
+        ),
+        (
+            pb.BrandGuide(acronyms=pb.AcronymPolicy(definitions=[
+                pb.AcronymDefinition(acronym="SaaS", expansion="software")])),
+            "acronyms.definitions[0].acronym",
+            "must be 2 to 6 capital letters, as acronyms are found in text",
+        ),
+        (
+            pb.BrandGuide(acronyms=pb.AcronymPolicy(definitions=[
+                pb.AcronymDefinition(acronym="NOC", expansion="network centre"),
+                pb.AcronymDefinition(acronym="NOC", expansion="other")])),
+            "acronyms.definitions[1].acronym",
+            "repeats an earlier acronym",
+        ),
+        (
+            pb.BrandGuide(acronyms=pb.AcronymPolicy(definitions=[
+                pb.AcronymDefinition(acronym="NOC")])),
+            "acronyms.definitions[0].expansion",
+            "must not be empty",
+        ),
+        (
+            pb.BrandGuide(repetition=pb.RepetitionPolicy(max_word_uses=-1)),
+            "repetition.max_word_uses",
+            "must be 0 to 100",
+        ),
+        (
+            pb.BrandGuide(repetition=pb.RepetitionPolicy(ignore=["ok", "\n"])),
+            "repetition.ignore[1]",
+            "must not be empty",
+        ),
+        (
+            pb.BrandGuide(approved_claims=["Rated 4.8/5", "x" * 301]),
+            "approved_claims[1]",
+            "is longer than 300 characters",
         ),
     ],
 )  # fmt: skip
@@ -146,3 +237,14 @@ def test_check_variant_validates_the_guide() -> None:
 
     with pytest.raises(BrandGuideError, match=r"banned_terms\[0\]\.term"):
         check_variant("text", guide, "x", MODERATE)
+
+
+def test_claims_and_style_entries_count_towards_the_term_budget() -> None:
+    guide = pb.BrandGuide(
+        approved_claims=[f"Claim {i}" for i in range(1500)],
+        conditions=[
+            pb.Condition(if_term=f"a{i}", then_term=f"b{i}") for i in range(251)
+        ],
+    )
+
+    assert _error(guide) == ("", "has 2002 terms; at most 2000 allowed")

@@ -24,39 +24,51 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x62yok/generation/v1/brand.proto\x12\x12\x62yok.generation.v1\"\xf1\x04\n\nBrandGuide\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12(\n\x05voice\x18\x03 \x01(\x0b\x32\x19.byok.generation.v1.Voice\x12\x34\n\x0c\x62\x61nned_terms\x18\x04 \x03(\x0b\x32\x1e.byok.generation.v1.BannedTerm\x12\x16\n\x0erequired_terms\x18\x05 \x03(\t\x12:\n\x0fpreferred_terms\x18\x06 \x03(\x0b\x32!.byok.generation.v1.PreferredTerm\x12\x36\n\rproduct_names\x18\x07 \x03(\x0b\x32\x1f.byok.generation.v1.ProductName\x12\x17\n\x0f\x61pproved_claims\x18\x08 \x03(\t\x12)\n\x05\x65moji\x18\t \x01(\x0b\x32\x1a.byok.generation.v1.Policy\x12/\n\x0b\x65xclamation\x18\n \x01(\x0b\x32\x1a.byok.generation.v1.Policy\x12\x14\n\x0cmax_hashtags\x18\x0b \x01(\x05\x12\x19\n\x11reading_grade_max\x18\x0c \x01(\x01\x12@\n\x12platform_overrides\x18\r \x03(\x0b\x32$.byok.generation.v1.PlatformOverride\x12\x38\n\x0erule_overrides\x18\x0e \x03(\x0b\x32 .byok.generation.v1.RuleOverride\x12\x1a\n\x12hashtags_forbidden\x18\x0f \x01(\x08\x12\x1a\n\x12max_sentence_words\x18\x10 \x01(\x05\"J\n\x05Voice\x12\x13\n\x0b\x64\x65scriptors\x18\x01 \x03(\t\x12,\n\x05pairs\x18\x02 \x03(\x0b\x32\x1d.byok.generation.v1.VoicePair\"\'\n\tVoicePair\x12\n\n\x02is\x18\x01 \x01(\t\x12\x0e\n\x06is_not\x18\x02 \x01(\t\"g\n\nBannedTerm\x12\x0c\n\x04term\x18\x01 \x01(\t\x12\x0c\n\x04hint\x18\x02 \x01(\t\x12.\n\x08severity\x18\x03 \x01(\x0e\x32\x1c.byok.generation.v1.Severity\x12\r\n\x05\x65xact\x18\x04 \x01(\x08\"?\n\rPreferredTerm\x12\x0b\n\x03use\x18\x01 \x01(\t\x12\x12\n\ninstead_of\x18\x02 \x03(\t\x12\r\n\x05\x65xact\x18\x03 \x01(\x08\" \n\x0bProductName\x12\x11\n\tcanonical\x18\x01 \x01(\t\"G\n\x06Policy\x12\x11\n\tforbidden\x18\x01 \x01(\x08\x12\x11\n\tmax_count\x18\x02 \x01(\x05\x12\x17\n\x0fmax_consecutive\x18\x03 \x01(\x05\"y\n\x10PlatformOverride\x12\x10\n\x08platform\x18\x01 \x01(\t\x12\x12\n\nmax_length\x18\x02 \x01(\x05\x12\x14\n\x0cmax_hashtags\x18\x03 \x01(\x05\x12)\n\x05\x65moji\x18\x04 \x01(\x0b\x32\x1a.byok.generation.v1.Policy\"a\n\x0cRuleOverride\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12.\n\x08severity\x18\x02 \x01(\x0e\x32\x1c.byok.generation.v1.Severity\x12\x10\n\x08\x64isabled\x18\x03 \x01(\x08\"\"\n\x04Span\x12\r\n\x05start\x18\x01 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x05\"\xd4\x01\n\tViolation\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x11\n\trule_type\x18\x02 \x01(\t\x12.\n\x08severity\x18\x03 \x01(\x0e\x32\x1c.byok.generation.v1.Severity\x12&\n\x04span\x18\x04 \x01(\x0b\x32\x18.byok.generation.v1.Span\x12\x14\n\x0cmatched_text\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x12\n\nsuggestion\x18\x07 \x01(\t\x12\x10\n\x08\x62locking\x18\x08 \x01(\x08\"\xfc\x02\n\x10\x43omplianceReport\x12\x11\n\tcompliant\x18\x01 \x01(\x08\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x35\n\tadherence\x18\x03 \x01(\x0e\x32\".byok.generation.v1.AdherenceLevel\x12\x31\n\nviolations\x18\x04 \x03(\x0b\x32\x1d.byok.generation.v1.Violation\x12\x0e\n\x06length\x18\x05 \x01(\x05\x12\x14\n\x0clength_limit\x18\x06 \x01(\x05\x12\x13\n\x0blength_unit\x18\x07 \x01(\t\x12\x17\n\x0frepair_attempts\x18\x08 \x01(\x05\x12\x12\n\nword_count\x18\t \x01(\x05\x12\x1a\n\rreading_grade\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0csms_segments\x18\x0b \x01(\x05\x12\x14\n\x0csms_encoding\x18\x0c \x01(\t\x12\x1a\n\x12length_recommended\x18\r \x01(\x05\x42\x10\n\x0e_reading_grade*\xa2\x01\n\x0e\x41\x64herenceLevel\x12\x1f\n\x1b\x41\x44HERENCE_LEVEL_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x44HERENCE_LEVEL_STRICT\x10\x01\x12\x1c\n\x18\x41\x44HERENCE_LEVEL_MODERATE\x10\x02\x12\x19\n\x15\x41\x44HERENCE_LEVEL_LOOSE\x10\x03\x12\x1a\n\x16\x41\x44HERENCE_LEVEL_CUSTOM\x10\x04*g\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x17\n\x13SEVERITY_SUGGESTION\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x62yok/generation/v1/brand.proto\x12\x12\x62yok.generation.v1\"\x88\x07\n\nBrandGuide\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12(\n\x05voice\x18\x03 \x01(\x0b\x32\x19.byok.generation.v1.Voice\x12\x34\n\x0c\x62\x61nned_terms\x18\x04 \x03(\x0b\x32\x1e.byok.generation.v1.BannedTerm\x12\x16\n\x0erequired_terms\x18\x05 \x03(\t\x12:\n\x0fpreferred_terms\x18\x06 \x03(\x0b\x32!.byok.generation.v1.PreferredTerm\x12\x36\n\rproduct_names\x18\x07 \x03(\x0b\x32\x1f.byok.generation.v1.ProductName\x12\x17\n\x0f\x61pproved_claims\x18\x08 \x03(\t\x12)\n\x05\x65moji\x18\t \x01(\x0b\x32\x1a.byok.generation.v1.Policy\x12/\n\x0b\x65xclamation\x18\n \x01(\x0b\x32\x1a.byok.generation.v1.Policy\x12\x14\n\x0cmax_hashtags\x18\x0b \x01(\x05\x12\x19\n\x11reading_grade_max\x18\x0c \x01(\x01\x12@\n\x12platform_overrides\x18\r \x03(\x0b\x32$.byok.generation.v1.PlatformOverride\x12\x38\n\x0erule_overrides\x18\x0e \x03(\x0b\x32 .byok.generation.v1.RuleOverride\x12\x1a\n\x12hashtags_forbidden\x18\x0f \x01(\x08\x12\x1a\n\x12max_sentence_words\x18\x10 \x01(\x05\x12<\n\x10\x63onsistent_terms\x18\x11 \x03(\x0b\x32\".byok.generation.v1.ConsistentTerm\x12\x35\n\x0cserial_comma\x18\x12 \x01(\x0e\x32\x1f.byok.generation.v1.SerialComma\x12\x31\n\nconditions\x18\x13 \x03(\x0b\x32\x1d.byok.generation.v1.Condition\x12\x33\n\x08\x61\x63ronyms\x18\x14 \x01(\x0b\x32!.byok.generation.v1.AcronymPolicy\x12\x38\n\nrepetition\x18\x15 \x01(\x0b\x32$.byok.generation.v1.RepetitionPolicy\"J\n\x05Voice\x12\x13\n\x0b\x64\x65scriptors\x18\x01 \x03(\t\x12,\n\x05pairs\x18\x02 \x03(\x0b\x32\x1d.byok.generation.v1.VoicePair\"\'\n\tVoicePair\x12\n\n\x02is\x18\x01 \x01(\t\x12\x0e\n\x06is_not\x18\x02 \x01(\t\"g\n\nBannedTerm\x12\x0c\n\x04term\x18\x01 \x01(\t\x12\x0c\n\x04hint\x18\x02 \x01(\t\x12.\n\x08severity\x18\x03 \x01(\x0e\x32\x1c.byok.generation.v1.Severity\x12\r\n\x05\x65xact\x18\x04 \x01(\x08\"?\n\rPreferredTerm\x12\x0b\n\x03use\x18\x01 \x01(\t\x12\x12\n\ninstead_of\x18\x02 \x03(\t\x12\r\n\x05\x65xact\x18\x03 \x01(\x08\" \n\x0bProductName\x12\x11\n\tcanonical\x18\x01 \x01(\t\"1\n\x0e\x43onsistentTerm\x12\x10\n\x08variants\x18\x01 \x03(\t\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\"m\n\tCondition\x12\x0f\n\x07if_term\x18\x01 \x01(\t\x12\x11\n\tthen_term\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\x12.\n\x08severity\x18\x04 \x01(\x0e\x32\x1c.byok.generation.v1.Severity\"{\n\rAcronymPolicy\x12\x1a\n\x12require_definition\x18\x01 \x01(\x08\x12\x12\n\nwell_known\x18\x02 \x03(\t\x12:\n\x0b\x64\x65\x66initions\x18\x03 \x03(\x0b\x32%.byok.generation.v1.AcronymDefinition\"7\n\x11\x41\x63ronymDefinition\x12\x0f\n\x07\x61\x63ronym\x18\x01 \x01(\t\x12\x11\n\texpansion\x18\x02 \x01(\t\"9\n\x10RepetitionPolicy\x12\x15\n\rmax_word_uses\x18\x01 \x01(\x05\x12\x0e\n\x06ignore\x18\x02 \x03(\t\"G\n\x06Policy\x12\x11\n\tforbidden\x18\x01 \x01(\x08\x12\x11\n\tmax_count\x18\x02 \x01(\x05\x12\x17\n\x0fmax_consecutive\x18\x03 \x01(\x05\"y\n\x10PlatformOverride\x12\x10\n\x08platform\x18\x01 \x01(\t\x12\x12\n\nmax_length\x18\x02 \x01(\x05\x12\x14\n\x0cmax_hashtags\x18\x03 \x01(\x05\x12)\n\x05\x65moji\x18\x04 \x01(\x0b\x32\x1a.byok.generation.v1.Policy\"a\n\x0cRuleOverride\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12.\n\x08severity\x18\x02 \x01(\x0e\x32\x1c.byok.generation.v1.Severity\x12\x10\n\x08\x64isabled\x18\x03 \x01(\x08\"\"\n\x04Span\x12\r\n\x05start\x18\x01 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x05\"\xd4\x01\n\tViolation\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x11\n\trule_type\x18\x02 \x01(\t\x12.\n\x08severity\x18\x03 \x01(\x0e\x32\x1c.byok.generation.v1.Severity\x12&\n\x04span\x18\x04 \x01(\x0b\x32\x18.byok.generation.v1.Span\x12\x14\n\x0cmatched_text\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x12\n\nsuggestion\x18\x07 \x01(\t\x12\x10\n\x08\x62locking\x18\x08 \x01(\x08\"\x8e\x03\n\x10\x43omplianceReport\x12\x11\n\tcompliant\x18\x01 \x01(\x08\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x35\n\tadherence\x18\x03 \x01(\x0e\x32\".byok.generation.v1.AdherenceLevel\x12\x31\n\nviolations\x18\x04 \x03(\x0b\x32\x1d.byok.generation.v1.Violation\x12\x0e\n\x06length\x18\x05 \x01(\x05\x12\x14\n\x0clength_limit\x18\x06 \x01(\x05\x12\x13\n\x0blength_unit\x18\x07 \x01(\t\x12\x17\n\x0frepair_attempts\x18\x08 \x01(\x05\x12\x12\n\nword_count\x18\t \x01(\x05\x12\x1a\n\rreading_grade\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0csms_segments\x18\x0b \x01(\x05\x12\x14\n\x0csms_encoding\x18\x0c \x01(\t\x12\x1a\n\x12length_recommended\x18\r \x01(\x05\x12\x10\n\x08repaired\x18\x0e \x01(\x08\x42\x10\n\x0e_reading_grade*\xa2\x01\n\x0e\x41\x64herenceLevel\x12\x1f\n\x1b\x41\x44HERENCE_LEVEL_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x44HERENCE_LEVEL_STRICT\x10\x01\x12\x1c\n\x18\x41\x44HERENCE_LEVEL_MODERATE\x10\x02\x12\x19\n\x15\x41\x44HERENCE_LEVEL_LOOSE\x10\x03\x12\x1a\n\x16\x41\x44HERENCE_LEVEL_CUSTOM\x10\x04*g\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x17\n\x13SEVERITY_SUGGESTION\x10\x03*}\n\x0bSerialComma\x12\x1c\n\x18SERIAL_COMMA_UNSPECIFIED\x10\x00\x12\x19\n\x15SERIAL_COMMA_REQUIRED\x10\x01\x12\x18\n\x14SERIAL_COMMA_OMITTED\x10\x02\x12\x1b\n\x17SERIAL_COMMA_CONSISTENT\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'byok.generation.v1.brand_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ADHERENCELEVEL']._serialized_start=1933
-  _globals['_ADHERENCELEVEL']._serialized_end=2095
-  _globals['_SEVERITY']._serialized_start=2097
-  _globals['_SEVERITY']._serialized_end=2200
+  _globals['_ADHERENCELEVEL']._serialized_start=2633
+  _globals['_ADHERENCELEVEL']._serialized_end=2795
+  _globals['_SEVERITY']._serialized_start=2797
+  _globals['_SEVERITY']._serialized_end=2900
+  _globals['_SERIALCOMMA']._serialized_start=2902
+  _globals['_SERIALCOMMA']._serialized_end=3027
   _globals['_BRANDGUIDE']._serialized_start=55
-  _globals['_BRANDGUIDE']._serialized_end=680
-  _globals['_VOICE']._serialized_start=682
-  _globals['_VOICE']._serialized_end=756
-  _globals['_VOICEPAIR']._serialized_start=758
-  _globals['_VOICEPAIR']._serialized_end=797
-  _globals['_BANNEDTERM']._serialized_start=799
-  _globals['_BANNEDTERM']._serialized_end=902
-  _globals['_PREFERREDTERM']._serialized_start=904
-  _globals['_PREFERREDTERM']._serialized_end=967
-  _globals['_PRODUCTNAME']._serialized_start=969
-  _globals['_PRODUCTNAME']._serialized_end=1001
-  _globals['_POLICY']._serialized_start=1003
-  _globals['_POLICY']._serialized_end=1074
-  _globals['_PLATFORMOVERRIDE']._serialized_start=1076
-  _globals['_PLATFORMOVERRIDE']._serialized_end=1197
-  _globals['_RULEOVERRIDE']._serialized_start=1199
-  _globals['_RULEOVERRIDE']._serialized_end=1296
-  _globals['_SPAN']._serialized_start=1298
-  _globals['_SPAN']._serialized_end=1332
-  _globals['_VIOLATION']._serialized_start=1335
-  _globals['_VIOLATION']._serialized_end=1547
-  _globals['_COMPLIANCEREPORT']._serialized_start=1550
-  _globals['_COMPLIANCEREPORT']._serialized_end=1930
+  _globals['_BRANDGUIDE']._serialized_end=959
+  _globals['_VOICE']._serialized_start=961
+  _globals['_VOICE']._serialized_end=1035
+  _globals['_VOICEPAIR']._serialized_start=1037
+  _globals['_VOICEPAIR']._serialized_end=1076
+  _globals['_BANNEDTERM']._serialized_start=1078
+  _globals['_BANNEDTERM']._serialized_end=1181
+  _globals['_PREFERREDTERM']._serialized_start=1183
+  _globals['_PREFERREDTERM']._serialized_end=1246
+  _globals['_PRODUCTNAME']._serialized_start=1248
+  _globals['_PRODUCTNAME']._serialized_end=1280
+  _globals['_CONSISTENTTERM']._serialized_start=1282
+  _globals['_CONSISTENTTERM']._serialized_end=1331
+  _globals['_CONDITION']._serialized_start=1333
+  _globals['_CONDITION']._serialized_end=1442
+  _globals['_ACRONYMPOLICY']._serialized_start=1444
+  _globals['_ACRONYMPOLICY']._serialized_end=1567
+  _globals['_ACRONYMDEFINITION']._serialized_start=1569
+  _globals['_ACRONYMDEFINITION']._serialized_end=1624
+  _globals['_REPETITIONPOLICY']._serialized_start=1626
+  _globals['_REPETITIONPOLICY']._serialized_end=1683
+  _globals['_POLICY']._serialized_start=1685
+  _globals['_POLICY']._serialized_end=1756
+  _globals['_PLATFORMOVERRIDE']._serialized_start=1758
+  _globals['_PLATFORMOVERRIDE']._serialized_end=1879
+  _globals['_RULEOVERRIDE']._serialized_start=1881
+  _globals['_RULEOVERRIDE']._serialized_end=1978
+  _globals['_SPAN']._serialized_start=1980
+  _globals['_SPAN']._serialized_end=2014
+  _globals['_VIOLATION']._serialized_start=2017
+  _globals['_VIOLATION']._serialized_end=2229
+  _globals['_COMPLIANCEREPORT']._serialized_start=2232
+  _globals['_COMPLIANCEREPORT']._serialized_end=2630
 # @@protoc_insertion_point(module_scope)

@@ -68,6 +68,36 @@ SEVERITY_WARNING: Severity.ValueType  # 2
 SEVERITY_SUGGESTION: Severity.ValueType  # 3
 Global___Severity: _TypeAlias = Severity  # noqa: Y015
 
+class _SerialComma:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SerialCommaEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SerialComma.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SERIAL_COMMA_UNSPECIFIED: _SerialComma.ValueType  # 0
+    """Not checked."""
+    SERIAL_COMMA_REQUIRED: _SerialComma.ValueType  # 1
+    """"red, green, and blue"."""
+    SERIAL_COMMA_OMITTED: _SerialComma.ValueType  # 2
+    """"red, green and blue"."""
+    SERIAL_COMMA_CONSISTENT: _SerialComma.ValueType  # 3
+    """Either, but the first list of a variant sets the style for the rest."""
+
+class SerialComma(_SerialComma, metaclass=_SerialCommaEnumTypeWrapper):
+    """SerialComma is the guide's policy for the comma before the last "and" or
+    "or" of a list ("red, green, and blue").
+    """
+
+SERIAL_COMMA_UNSPECIFIED: SerialComma.ValueType  # 0
+"""Not checked."""
+SERIAL_COMMA_REQUIRED: SerialComma.ValueType  # 1
+""""red, green, and blue"."""
+SERIAL_COMMA_OMITTED: SerialComma.ValueType  # 2
+""""red, green and blue"."""
+SERIAL_COMMA_CONSISTENT: SerialComma.ValueType  # 3
+"""Either, but the first list of a variant sets the style for the rest."""
+Global___SerialComma: _TypeAlias = SerialComma  # noqa: Y015
+
 @_typing.final
 class BrandGuide(_message.Message):
     """BrandGuide is the tenant's brand guide, sent with every request."""
@@ -90,6 +120,11 @@ class BrandGuide(_message.Message):
     RULE_OVERRIDES_FIELD_NUMBER: _builtins.int
     HASHTAGS_FORBIDDEN_FIELD_NUMBER: _builtins.int
     MAX_SENTENCE_WORDS_FIELD_NUMBER: _builtins.int
+    CONSISTENT_TERMS_FIELD_NUMBER: _builtins.int
+    SERIAL_COMMA_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
+    ACRONYMS_FIELD_NUMBER: _builtins.int
+    REPETITION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.str
     max_hashtags: _builtins.int
@@ -100,6 +135,7 @@ class BrandGuide(_message.Message):
     """No hashtags at all, whatever the caps say."""
     max_sentence_words: _builtins.int
     """Longest sentence in words; 0 means no limit."""
+    serial_comma: Global___SerialComma.ValueType
     @_builtins.property
     def voice(self) -> Global___Voice: ...
     @_builtins.property
@@ -113,7 +149,12 @@ class BrandGuide(_message.Message):
     @_builtins.property
     def product_names(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProductName]: ...
     @_builtins.property
-    def approved_claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def approved_claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Claims the copy may make. A sentence with a figure (percentage, price,
+        rating, large number) or a superlative ("best", "#1", "guaranteed") that
+        matches none of them is reported as an unapproved claim.
+        """
+
     @_builtins.property
     def emoji(self) -> Global___Policy: ...
     @_builtins.property
@@ -124,6 +165,18 @@ class BrandGuide(_message.Message):
     def rule_overrides(self) -> _containers.RepeatedCompositeFieldContainer[Global___RuleOverride]:
         """Used with ADHERENCE_LEVEL_CUSTOM: severity per rule id."""
 
+    @_builtins.property
+    def consistent_terms(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsistentTerm]:
+        """Spellings of one term that must not be mixed within a variant."""
+
+    @_builtins.property
+    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
+        """"When this term appears, that one must too" rules."""
+
+    @_builtins.property
+    def acronyms(self) -> Global___AcronymPolicy: ...
+    @_builtins.property
+    def repetition(self) -> Global___RepetitionPolicy: ...
     def __init__(
         self,
         *,
@@ -143,10 +196,15 @@ class BrandGuide(_message.Message):
         rule_overrides: _abc.Iterable[Global___RuleOverride] | None = ...,
         hashtags_forbidden: _builtins.bool = ...,
         max_sentence_words: _builtins.int = ...,
+        consistent_terms: _abc.Iterable[Global___ConsistentTerm] | None = ...,
+        serial_comma: Global___SerialComma.ValueType = ...,
+        conditions: _abc.Iterable[Global___Condition] | None = ...,
+        acronyms: Global___AcronymPolicy | None = ...,
+        repetition: Global___RepetitionPolicy | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["emoji", b"emoji", "exclamation", b"exclamation", "voice", b"voice"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acronyms", b"acronyms", "emoji", b"emoji", "exclamation", b"exclamation", "repetition", b"repetition", "voice", b"voice"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved_claims", b"approved_claims", "banned_terms", b"banned_terms", "emoji", b"emoji", "exclamation", b"exclamation", "hashtags_forbidden", b"hashtags_forbidden", "max_hashtags", b"max_hashtags", "max_sentence_words", b"max_sentence_words", "name", b"name", "platform_overrides", b"platform_overrides", "preferred_terms", b"preferred_terms", "product_names", b"product_names", "reading_grade_max", b"reading_grade_max", "required_terms", b"required_terms", "rule_overrides", b"rule_overrides", "version", b"version", "voice", b"voice"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acronyms", b"acronyms", "approved_claims", b"approved_claims", "banned_terms", b"banned_terms", "conditions", b"conditions", "consistent_terms", b"consistent_terms", "emoji", b"emoji", "exclamation", b"exclamation", "hashtags_forbidden", b"hashtags_forbidden", "max_hashtags", b"max_hashtags", "max_sentence_words", b"max_sentence_words", "name", b"name", "platform_overrides", b"platform_overrides", "preferred_terms", b"preferred_terms", "product_names", b"product_names", "reading_grade_max", b"reading_grade_max", "repetition", b"repetition", "required_terms", b"required_terms", "rule_overrides", b"rule_overrides", "serial_comma", b"serial_comma", "version", b"version", "voice", b"voice"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -278,6 +336,157 @@ class ProductName(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ProductName: _TypeAlias = ProductName  # noqa: Y015
+
+@_typing.final
+class ConsistentTerm(_message.Message):
+    """ConsistentTerm lists spellings of one term ("email", "e-mail"): a variant
+    may use any one of them, but only one.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VARIANTS_FIELD_NUMBER: _builtins.int
+    EXACT_FIELD_NUMBER: _builtins.int
+    exact: _builtins.bool
+    """Match only the literal variants, not their inflections."""
+    @_builtins.property
+    def variants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        variants: _abc.Iterable[_builtins.str] | None = ...,
+        exact: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exact", b"exact", "variants", b"variants"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsistentTerm: _TypeAlias = ConsistentTerm  # noqa: Y015
+
+@_typing.final
+class Condition(_message.Message):
+    """Condition reads: when `if_term` appears, `then_term` must appear too
+    ("free trial" needs "terms apply").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IF_TERM_FIELD_NUMBER: _builtins.int
+    THEN_TERM_FIELD_NUMBER: _builtins.int
+    HINT_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    if_term: _builtins.str
+    then_term: _builtins.str
+    hint: _builtins.str
+    """Why, or how to satisfy it."""
+    severity: Global___Severity.ValueType
+    """Defaults to SEVERITY_WARNING."""
+    def __init__(
+        self,
+        *,
+        if_term: _builtins.str = ...,
+        then_term: _builtins.str = ...,
+        hint: _builtins.str = ...,
+        severity: Global___Severity.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hint", b"hint", "if_term", b"if_term", "severity", b"severity", "then_term", b"then_term"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Condition: _TypeAlias = Condition  # noqa: Y015
+
+@_typing.final
+class AcronymPolicy(_message.Message):
+    """AcronymPolicy: an acronym must be spelled out on first use, as
+    "network operations centre (NOC)", unless it is well known.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUIRE_DEFINITION_FIELD_NUMBER: _builtins.int
+    WELL_KNOWN_FIELD_NUMBER: _builtins.int
+    DEFINITIONS_FIELD_NUMBER: _builtins.int
+    require_definition: _builtins.bool
+    @_builtins.property
+    def well_known(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Acronyms readers know (UK, EU, VAT); never need a definition."""
+
+    @_builtins.property
+    def definitions(self) -> _containers.RepeatedCompositeFieldContainer[Global___AcronymDefinition]:
+        """Expansions the brand uses; a missing one can be inserted without a model."""
+
+    def __init__(
+        self,
+        *,
+        require_definition: _builtins.bool = ...,
+        well_known: _abc.Iterable[_builtins.str] | None = ...,
+        definitions: _abc.Iterable[Global___AcronymDefinition] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["definitions", b"definitions", "require_definition", b"require_definition", "well_known", b"well_known"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcronymPolicy: _TypeAlias = AcronymPolicy  # noqa: Y015
+
+@_typing.final
+class AcronymDefinition(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACRONYM_FIELD_NUMBER: _builtins.int
+    EXPANSION_FIELD_NUMBER: _builtins.int
+    acronym: _builtins.str
+    expansion: _builtins.str
+    def __init__(
+        self,
+        *,
+        acronym: _builtins.str = ...,
+        expansion: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acronym", b"acronym", "expansion", b"expansion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcronymDefinition: _TypeAlias = AcronymDefinition  # noqa: Y015
+
+@_typing.final
+class RepetitionPolicy(_message.Message):
+    """RepetitionPolicy limits how often one word may be used. A word repeated
+    back to back ("the the") is always reported.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_WORD_USES_FIELD_NUMBER: _builtins.int
+    IGNORE_FIELD_NUMBER: _builtins.int
+    max_word_uses: _builtins.int
+    """Uses of one word (other than common function words) per 100 words of
+    the variant, and per variant shorter than that; 0 means no limit.
+    """
+    @_builtins.property
+    def ignore(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Words exempt from the limit, such as the brand's own subject."""
+
+    def __init__(
+        self,
+        *,
+        max_word_uses: _builtins.int = ...,
+        ignore: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ignore", b"ignore", "max_word_uses", b"max_word_uses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepetitionPolicy: _TypeAlias = RepetitionPolicy  # noqa: Y015
 
 @_typing.final
 class Policy(_message.Message):
@@ -451,6 +660,7 @@ class ComplianceReport(_message.Message):
     SMS_SEGMENTS_FIELD_NUMBER: _builtins.int
     SMS_ENCODING_FIELD_NUMBER: _builtins.int
     LENGTH_RECOMMENDED_FIELD_NUMBER: _builtins.int
+    REPAIRED_FIELD_NUMBER: _builtins.int
     compliant: _builtins.bool
     score: _builtins.float
     """0 to 100; 100 means no issues."""
@@ -470,6 +680,10 @@ class ComplianceReport(_message.Message):
     sms_encoding: _builtins.str
     length_recommended: _builtins.int
     """Recommended length in the same unit (a fold or best practice); 0 if none."""
+    repaired: _builtins.bool
+    """True when the text was changed by repairs (fixes without a model, or
+    rewrites) after its first check.
+    """
     @_builtins.property
     def violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Violation]: ...
     def __init__(
@@ -488,10 +702,11 @@ class ComplianceReport(_message.Message):
         sms_segments: _builtins.int = ...,
         sms_encoding: _builtins.str = ...,
         length_recommended: _builtins.int = ...,
+        repaired: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_reading_grade", b"_reading_grade", "reading_grade", b"reading_grade"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reading_grade", b"_reading_grade", "adherence", b"adherence", "compliant", b"compliant", "length", b"length", "length_limit", b"length_limit", "length_recommended", b"length_recommended", "length_unit", b"length_unit", "reading_grade", b"reading_grade", "repair_attempts", b"repair_attempts", "score", b"score", "sms_encoding", b"sms_encoding", "sms_segments", b"sms_segments", "violations", b"violations", "word_count", b"word_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reading_grade", b"_reading_grade", "adherence", b"adherence", "compliant", b"compliant", "length", b"length", "length_limit", b"length_limit", "length_recommended", b"length_recommended", "length_unit", b"length_unit", "reading_grade", b"reading_grade", "repair_attempts", b"repair_attempts", "repaired", b"repaired", "score", b"score", "sms_encoding", b"sms_encoding", "sms_segments", b"sms_segments", "violations", b"violations", "word_count", b"word_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__reading_grade: _TypeAlias = _typing.Literal["reading_grade"]  # noqa: Y015
     _WhichOneofArgType__reading_grade: _TypeAlias = _typing.Literal["_reading_grade", b"_reading_grade"]  # noqa: Y015
