@@ -87,7 +87,7 @@ def error_info(
     """The ``ErrorInfo`` detail of a failed call, if it carries one."""
     from grpc_status import rpc_status
 
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     if status is None:
         return None
     for detail in status.details:

@@ -43,7 +43,7 @@ class SecretStr:
     def __hash__(self) -> int:
         return hash(("SecretStr", self._value))
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str:
         raise TypeError("SecretStr cannot be pickled")
 
 
