@@ -1,7 +1,8 @@
 """Envelope encryption of one provider key, and the format it is stored in.
 
-Stored format, version 1. Each saved key gets a fresh row id (UUID) and a
-fresh 256-bit data key (DK). The row then holds:
+Stored format, version 2. Each saved key gets a fresh row id (UUID), a fresh
+256-bit data key (DK) and a new *generation* (a number that only grows, kept
+apart from the row in ``key_generations``). The row then holds:
 
 ``ciphertext``
     ``nonce(12) | AES-256-GCM(DK, nonce, api_key as UTF-8, aad) | tag(16)``,
@@ -12,18 +13,26 @@ fresh 256-bit data key (DK). The row then holds:
 ``kek_provider``, ``kek_key_name``, ``kek_version``
     which KEK, and which version N of it, wrapped DK.
 ``format_version``
-    ``1``.
+    ``2``.
 
 The associated data ``aad`` binds the ciphertext to the row it was sealed for.
 It is the concatenation of length-prefixed fields, each a 4-byte big-endian
 length followed by the bytes::
 
-    "byok.keyvault.key" | str(format_version) | tenant_id | provider | row_id (16 bytes)
+    "byok.keyvault.key" | str(format_version) | tenant_id | provider
+        | row_id (16 bytes) | generation (8 bytes, big-endian)
 
 Moving a ciphertext to another tenant, provider or row, or changing its
-format version, fails authentication. The KEK context binds DK to the tenant
-as well, so a wrapped key copied across tenants fails one layer earlier.
-Every failure to open an envelope is one opaque :class:`KeyUnreadable`.
+format version, fails authentication. The generation is read from
+``key_generations``, not from the row, so putting back a row (or a whole
+row's worth of columns) from an earlier save fails too: the generation it was
+sealed with is no longer the current one. The KEK context binds DK to the
+tenant as well, so a wrapped key copied across tenants fails one layer
+earlier. Every failure to open an envelope is one opaque :class:`KeyUnreadable`.
+
+Format 1, written before generations existed, has no generation field in
+its associated data. It is still read, but only while the tenant and
+provider's generation is 0, that is until the key is next saved.
 """
 
 from __future__ import annotations
@@ -39,7 +48,9 @@ from keyvault_service.errors import KeyUnreadable
 from keyvault_service.kek.base import KekProvider, WrappedKey
 from shared.secrets import SecretStr
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+LEGACY_FORMAT_VERSION = 1
+READABLE_FORMATS = frozenset({LEGACY_FORMAT_VERSION, FORMAT_VERSION})
 DATA_KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -53,6 +64,7 @@ class KeyIdentity:
     row_id: uuid.UUID
     tenant_id: str
     provider: str
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,13 +75,15 @@ class Envelope:
 
 
 def associated_data(format_version: int, identity: KeyIdentity) -> bytes:
-    fields = (
+    fields = [
         AAD_LABEL,
         str(format_version).encode(),
         identity.tenant_id.encode(),
         identity.provider.encode(),
         identity.row_id.bytes,
-    )
+    ]
+    if format_version != LEGACY_FORMAT_VERSION:
+        fields.append(identity.generation.to_bytes(8, "big"))
     return b"".join(len(field).to_bytes(4, "big") + field for field in fields)
 
 
@@ -84,16 +98,19 @@ async def seal(kek: KekProvider, identity: KeyIdentity, api_key: SecretStr) -> E
     return Envelope(FORMAT_VERSION, nonce + sealed, wrapped)
 
 
-async def open_envelope(
-    kek: KekProvider, identity: KeyIdentity, envelope: Envelope
-) -> SecretStr:
-    """Decrypt a stored key; any inconsistency raises :class:`KeyUnreadable`."""
-    if envelope.format_version != FORMAT_VERSION:
+def check_shape(envelope: Envelope) -> None:
+    """Refuse an envelope no data key could open, before asking the KEK."""
+    if envelope.format_version not in READABLE_FORMATS:
         raise KeyUnreadable()
     if len(envelope.ciphertext) < NONCE_BYTES + TAG_BYTES:
         raise KeyUnreadable()
 
-    data_key = await kek.unwrap(envelope.wrapped_key.text, identity.tenant_id)
+
+def open_with_data_key(
+    data_key: bytes, identity: KeyIdentity, envelope: Envelope
+) -> SecretStr:
+    """Decrypt a stored key with its unwrapped data key."""
+    check_shape(envelope)
     if len(data_key) != DATA_KEY_BYTES:
         raise KeyUnreadable()
 
@@ -104,3 +121,12 @@ async def open_envelope(
         return SecretStr(plain.decode("utf-8"))
     except (InvalidTag, UnicodeDecodeError):
         raise KeyUnreadable() from None
+
+
+async def open_envelope(
+    kek: KekProvider, identity: KeyIdentity, envelope: Envelope
+) -> SecretStr:
+    """Decrypt a stored key; any inconsistency raises :class:`KeyUnreadable`."""
+    check_shape(envelope)
+    data_key = await kek.unwrap(envelope.wrapped_key.text, identity.tenant_id)
+    return open_with_data_key(data_key, identity, envelope)

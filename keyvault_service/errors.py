@@ -6,14 +6,25 @@
     ├── InvalidArgument            the request is malformed; nothing was written
     │   ├── InvalidTenantId
     │   ├── InvalidProvider
-    │   └── InvalidApiKey
-    ├── CallerNotAllowed           the client certificate may not read keys
+    │   ├── InvalidApiKey
+    │   └── InvalidField           any other field; the instance names it
+    ├── CallerNotAllowed           the client certificate may not make this call
     ├── KeyNotFound                the tenant has no key for the provider
+    ├── KeyUnusable                the key exists but must not be used now
+    │   ├── KeyDisabled            the platform disabled it
+    │   ├── KeyRejectedByProvider  the provider refused it; save a new one
+    │   └── KeyExpired             its expiry date has passed
     ├── KeyUnreadable              a stored key failed authentication (opaque)
+    ├── KeyChanged                 the key was replaced while being worked on
+    ├── TenantDeleted              the tenant is being deleted; no new keys
+    ├── RotationRefused            a rotation step would lose or race data
+    │   ├── RowsBelowVersion       rows still need a KEK version being retired
+    │   └── RotationInProgress     another replica is rotating right now
     ├── StorageError               PostgreSQL answered with an error
     │   └── StorageUnavailable     PostgreSQL cannot be reached in time
     ├── KekError                   the key-encryption key misbehaved
     │   ├── KekUnavailable         Vault cannot be reached, is sealed or busy
+    │   │   └── KekLoginFailed     Vault refused or did not answer a login
     │   ├── KekAccessDenied        Vault refused the token
     │   ├── KekMisconfigured       the KEK is missing or not a derived key
     │   └── KekMismatch            a row is wrapped by a KEK we do not hold
@@ -55,12 +66,40 @@ class InvalidApiKey(InvalidArgument):
     field = "api_key"
 
 
+class InvalidField(InvalidArgument):
+    """A request field other than tenant, provider and key is malformed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class CallerNotAllowed(KeyVaultError):
-    """The caller's certificate is not on the decrypt allow-list."""
+    """The caller's certificate is not on the allow-list of this call."""
 
 
 class KeyNotFound(KeyVaultError):
     """No key is stored for this tenant and provider."""
+
+
+class KeyUnusable(KeyVaultError):
+    """A key is stored but its lifecycle state forbids using it.
+
+    Generation must not fall back to the platform key here: the tenant has a
+    key, it is just not usable until the platform fixes it.
+    """
+
+
+class KeyDisabled(KeyUnusable):
+    """The platform disabled the key."""
+
+
+class KeyRejectedByProvider(KeyUnusable):
+    """A provider refused the key; it stays refused until replaced or re-enabled."""
+
+
+class KeyExpired(KeyUnusable):
+    """The key's expiry date has passed."""
 
 
 class KeyUnreadable(KeyVaultError):
@@ -69,6 +108,26 @@ class KeyUnreadable(KeyVaultError):
     The cause is deliberately not carried: telling a caller which layer
     rejected a forged row helps forge the next one.
     """
+
+
+class KeyChanged(KeyVaultError):
+    """The stored key was replaced or deleted during the operation."""
+
+
+class TenantDeleted(KeyVaultError):
+    """The tenant was deleted; its keys cannot be saved until it is shredded."""
+
+
+class RotationRefused(KeyVaultError):
+    """A rotation step was refused because it would lose or race data."""
+
+
+class RowsBelowVersion(RotationRefused):
+    """Stored keys still need a KEK version the request would retire."""
+
+
+class RotationInProgress(RotationRefused):
+    """Another replica holds the rotation lock."""
 
 
 class StorageError(KeyVaultError):
@@ -85,6 +144,10 @@ class KekError(KeyVaultError):
 
 class KekUnavailable(KekError):
     """The KEK provider cannot be reached, is sealed or is overloaded."""
+
+
+class KekLoginFailed(KekUnavailable):
+    """Logging in to Vault failed: bad credentials or no answer."""
 
 
 class KekAccessDenied(KekError):
@@ -129,6 +192,7 @@ ERROR_TABLE: dict[type[KeyVaultError], Outcome] = {
     InvalidTenantId: Outcome(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_TENANT_ID"),
     InvalidProvider: Outcome(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PROVIDER"),
     InvalidApiKey: Outcome(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_API_KEY"),
+    InvalidField: Outcome(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"),
     CallerNotAllowed: Outcome(
         grpc.StatusCode.PERMISSION_DENIED,
         "CALLER_NOT_ALLOWED",
@@ -139,10 +203,51 @@ ERROR_TABLE: dict[type[KeyVaultError], Outcome] = {
         "KEY_NOT_FOUND",
         "no key is stored for this tenant and provider",
     ),
+    KeyUnusable: Outcome(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "KEY_UNUSABLE",
+        "the stored key may not be used",
+    ),
+    KeyDisabled: Outcome(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "KEY_DISABLED",
+        "the stored key is disabled",
+    ),
+    KeyRejectedByProvider: Outcome(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "KEY_REJECTED_BY_PROVIDER",
+        "the provider rejected the stored key; save a new one",
+    ),
+    KeyExpired: Outcome(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "KEY_EXPIRED",
+        "the stored key has expired",
+    ),
     KeyUnreadable: Outcome(
         grpc.StatusCode.DATA_LOSS,
         "KEY_UNREADABLE",
         "the stored key cannot be decrypted",
+    ),
+    KeyChanged: Outcome(
+        grpc.StatusCode.ABORTED,
+        "KEY_CHANGED",
+        "the stored key changed during the operation; read it again",
+    ),
+    TenantDeleted: Outcome(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "TENANT_DELETED",
+        "the tenant is being deleted",
+    ),
+    RotationRefused: Outcome(
+        grpc.StatusCode.FAILED_PRECONDITION, "ROTATION_REFUSED"
+    ),
+    RowsBelowVersion: Outcome(
+        grpc.StatusCode.FAILED_PRECONDITION, "ROWS_BELOW_VERSION"
+    ),
+    RotationInProgress: Outcome(
+        grpc.StatusCode.ABORTED,
+        "ROTATION_IN_PROGRESS",
+        "another replica is rotating the key-encryption key",
     ),
     StorageError: Outcome(
         grpc.StatusCode.INTERNAL, "STORAGE_ERROR", "the key store failed"
@@ -162,6 +267,12 @@ ERROR_TABLE: dict[type[KeyVaultError], Outcome] = {
         grpc.StatusCode.UNAVAILABLE,
         "KEK_UNAVAILABLE",
         "the key-encryption service is unavailable",
+        _RETRY_AFTER_S,
+    ),
+    KekLoginFailed: Outcome(
+        grpc.StatusCode.UNAVAILABLE,
+        "KEK_LOGIN_FAILED",
+        "the key-encryption service refused or did not answer a login",
         _RETRY_AFTER_S,
     ),
     KekAccessDenied: Outcome(

@@ -18,8 +18,8 @@ from importlib import resources
 import asyncpg
 import structlog
 
+from keyvault_service.database import UNAVAILABLE, translated
 from keyvault_service.errors import MigrationError
-from keyvault_service.storage import UNAVAILABLE, translated
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 # Any constant works; this one spells "byokkv" and is ours alone.

@@ -2,14 +2,18 @@
 
 :func:`serve_keyvault` brings the service up in a fixed order and refuses to
 serve when any step fails: schema migrations, the PostgreSQL pool, the KEK
-check, then the mTLS gRPC server (with health and reflection), and only then
-the SERVING health status. On exit it reports NOT_SERVING, gives in-flight
-RPCs a short grace, and closes the KEK client and the pool.
+check (with the Vault login), the cache invalidation listener, then the mTLS
+gRPC server (with health and reflection), and only then the SERVING health
+status. On exit it reports NOT_SERVING, gives in-flight RPCs a short grace,
+stops the shred sweeper and the listener, and closes the KEK client and the
+pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,11 +24,16 @@ import structlog
 from byok.keyvault.v1 import keyvault_pb2_grpc
 from grpc_health.v1 import health as grpc_health
 
+from keyvault_service.cache import DataKeyCache
 from keyvault_service.config import KeyVaultSettings
-from keyvault_service.kek import open_kek_provider
+from keyvault_service.invalidation import InvalidationListener
+from keyvault_service.kek import KekSet, open_keks
+from keyvault_service.kek.vault_auth import Clock
 from keyvault_service.keys import KeyService
 from keyvault_service.migrate import apply_migrations
+from keyvault_service.rotation import Rotation
 from keyvault_service.servicer import SERVICE_NAME, KeyVaultServicer
+from keyvault_service.shredding import TenantShredder
 from keyvault_service.storage import KeyStore
 from shared.rpc import build_server, mark_serving
 from shared.tls import server_credentials
@@ -37,13 +46,19 @@ _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "[::]", "::", "localhost"})  # noqa:
 class RunningKeyVault:
     port: int
     address: str  # "127.0.0.1:<port>" when listening on loopback or everywhere
+    # The replica's own state, for health checks and tests.
+    cache: DataKeyCache | None = None
+    keks: KekSet | None = None
 
 
 @asynccontextmanager
 async def serve_keyvault(
-    settings: KeyVaultSettings, database_url: str
+    settings: KeyVaultSettings, database_url: str, clock: Clock | None = None
 ) -> AsyncIterator[RunningKeyVault]:
-    """Serve KeyVault until the block ends."""
+    """Serve KeyVault until the block ends.
+
+    ``clock`` drives the Vault token schedule; tests inject one.
+    """
     applied = await apply_migrations(database_url, timeout_s=settings.db_timeout_s)
     if applied:
         _log.info("schema migrated", applied=applied)
@@ -52,10 +67,26 @@ async def serve_keyvault(
         KeyStore.open(
             database_url, settings.db_pool_max, settings.db_timeout_s
         ) as store,
-        open_kek_provider(settings) as kek,
+        open_keks(settings, clock) as keks,
+        _listening(settings, database_url, keks) as (cache, listener),
     ):
-        keys = KeyService(store, kek)
-        servicer = KeyVaultServicer(keys, settings.decrypt_allowed_clients)
+        await store.register_kek(keks.provider, keks.default.key_name)
+        keys = KeyService(store, keks, cache, listener.apply)
+        shredder = TenantShredder(
+            store, keks, settings.shred_grace_s, listener.apply
+        )
+        servicer = KeyVaultServicer(
+            keys,
+            store,
+            Rotation(store, keks, settings.rewrap_batch_size, listener.apply),
+            shredder,
+            settings.decrypt_allowed_clients,
+            settings.admin_allowed_clients,
+            dt.timedelta(days=settings.expiry_window_days),
+        )
+        sweeper = asyncio.create_task(
+            shredder.run_sweeper(settings.shred_sweep_s), name="keyvault-shredder"
+        )
         server, port, health = build_server(
             [SERVICE_NAME],
             server_credentials(settings.tls),
@@ -68,17 +99,38 @@ async def serve_keyvault(
         try:
             await mark_serving(health, [SERVICE_NAME])
             address = _address(settings.listen, port)
-            running = RunningKeyVault(port=port, address=address)
+            running = RunningKeyVault(port, address, cache, keks)
             _log.info(
                 "keyvault serving",
                 address=running.address,
-                kek_provider=kek.name,
-                kek_key=kek.key_name,
+                kek_provider=keks.provider,
+                kek_key=keks.default.key_name,
+                tenant_keks=keks.per_tenant,
             )
             yield running
         finally:
             # Shielded: a second cancellation must not leave the port bound.
             await asyncio.shield(_stop(server, health, settings.shutdown_grace_s))
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+
+@asynccontextmanager
+async def _listening(
+    settings: KeyVaultSettings, database_url: str, keks: KekSet
+) -> AsyncIterator[tuple[DataKeyCache, InvalidationListener]]:
+    cache = DataKeyCache(
+        settings.dk_cache_max_age_s,
+        settings.dk_cache_max_uses,
+        settings.dk_cache_max_entries,
+    )
+    listener = InvalidationListener(database_url, cache, keks, settings.db_timeout_s)
+    await listener.start()
+    try:
+        yield cache, listener
+    finally:
+        await listener.aclose()
 
 
 async def run_forever(settings: KeyVaultSettings, database_url: str) -> None:

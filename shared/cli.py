@@ -53,6 +53,12 @@ def _generation(_: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_kek(args: argparse.Namespace) -> int:
+    from keyvault_service.rotation import run
+
+    return run(args)
+
+
 def _up(_: argparse.Namespace) -> int:
     from shared.devstack.up import run_up
 
@@ -89,6 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("generation", help="run the Generation service").set_defaults(
         run=_generation
     )
+    rotate = commands.add_parser(
+        "rotate-kek", help="rotate the key-encryption key and re-wrap stored keys"
+    )
+    from keyvault_service.rotation import add_arguments
+
+    add_arguments(rotate)
+    rotate.set_defaults(run=_rotate_kek)
     commands.add_parser(
         "up", help="run the local stack until interrupted"
     ).set_defaults(run=_up)

@@ -1,7 +1,10 @@
 """Key-encryption key providers: ``local`` (keyring file) and ``vault`` (transit).
 
-:func:`open_kek_provider` builds the configured provider and proves, before
-the service answers anyone, that it wraps, unwraps and isolates contexts.
+:func:`open_keks` builds the configured provider and proves, before the
+service answers anyone, that it wraps, unwraps and isolates contexts. The
+:class:`~.keks.KekSet` it yields picks the KEK of each tenant: the shared
+one, or with ``KEYVAULT_TENANT_KEKS=true`` a KEK per tenant that deleting
+the tenant destroys.
 """
 
 from __future__ import annotations
@@ -13,46 +16,92 @@ from contextlib import asynccontextmanager
 from keyvault_service.config import KeyVaultSettings
 from keyvault_service.errors import KekMisconfigured, KeyUnreadable
 from keyvault_service.kek.base import KekProvider, KeyInfo, WrappedKey
+from keyvault_service.kek.keks import KekSet
 from keyvault_service.kek.local import LocalKek
-from keyvault_service.kek.transit import StaticToken, TransitKek
+from keyvault_service.kek.transit import TransitKek, VaultSession
+from keyvault_service.kek.vault_auth import Clock
 
 __all__ = [
     "KekProvider",
+    "KekSet",
     "KeyInfo",
     "LocalKek",
     "TransitKek",
+    "VaultSession",
     "WrappedKey",
-    "open_kek_provider",
+    "open_keks",
     "verify_isolation",
 ]
 
 # ':' cannot occur in a tenant id, so probes never share a tenant's context.
 _PROBE_CONTEXTS = ("keyvault:probe-a", "keyvault:probe-b")
+_LOCAL_TENANT_DIR = "tenant-keks"
+# Transit key names must end in a word character; tenant ids may not.
+_TRANSIT_TENANT_SUFFIX = "-kek"
 
 
-def build_kek_provider(settings: KeyVaultSettings) -> KekProvider:
+def vault_session(
+    settings: KeyVaultSettings, clock: Clock | None = None
+) -> VaultSession:
+    if settings.vault_auth_method == "approle":
+        return VaultSession.with_approle(
+            settings.vault_addr,
+            settings.vault_approle_mount,
+            settings.vault_role_id,
+            settings.vault_secret_id,
+            settings.vault_timeout_s,
+            clock=clock,
+        )
+    return VaultSession.with_token(
+        settings.vault_addr, settings.vault_token, settings.vault_timeout_s, clock
+    )
+
+
+def build_keks(settings: KeyVaultSettings, clock: Clock | None = None) -> KekSet:
     if settings.kek_provider == "vault":
-        return TransitKek(
-            address=settings.vault_addr,
-            token=StaticToken(settings.vault_token),
-            mount=settings.vault_transit_mount,
-            key=settings.vault_transit_key,
-            timeout_s=settings.vault_timeout_s,
+        session = vault_session(settings, clock)
+        mount, prefix = settings.vault_transit_mount, settings.vault_tenant_key_prefix
+        default = TransitKek(
+            session,
+            mount,
+            settings.vault_transit_key,
             create_key=settings.vault_transit_create_key,
         )
-    return LocalKek(settings.local_keyring)
+        suffix = _TRANSIT_TENANT_SUFFIX
+        return KekSet(
+            default,
+            tenant_prefix=f"{mount}/{prefix}" if settings.tenant_keks else None,
+            tenant_suffix=suffix,
+            tenant_kek=lambda tenant: TransitKek(
+                session, mount, f"{prefix}{tenant}{suffix}"
+            ),
+            close=session.aclose,
+        )
+
+    local = LocalKek(settings.local_keyring)
+    folder = settings.local_keyring.parent / _LOCAL_TENANT_DIR
+    prefix = f"{local.key_name}/tenant/"
+    return KekSet(
+        local,
+        tenant_prefix=prefix if settings.tenant_keks else None,
+        tenant_kek=lambda tenant: LocalKek(
+            folder / f"{tenant}.json", key_name=f"{prefix}{tenant}"
+        ),
+    )
 
 
 @asynccontextmanager
-async def open_kek_provider(settings: KeyVaultSettings) -> AsyncIterator[KekProvider]:
-    """The configured provider, checked; closed when the block ends."""
-    kek = build_kek_provider(settings)
+async def open_keks(
+    settings: KeyVaultSettings, clock: Clock | None = None
+) -> AsyncIterator[KekSet]:
+    """The configured KEKs, checked; closed when the block ends."""
+    keks = build_keks(settings, clock)
     try:
-        await kek.check()
-        await verify_isolation(kek)
-        yield kek
+        await keks.default.check()
+        await verify_isolation(keks.default)
+        yield keks
     finally:
-        await kek.aclose()
+        await keks.aclose()
 
 
 async def verify_isolation(kek: KekProvider) -> None:

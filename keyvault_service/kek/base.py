@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from keyvault_service.errors import KeyUnreadable
@@ -60,8 +61,30 @@ class KekProvider(abc.ABC):
         """Re-wrap under the latest version without exposing the data key."""
 
     @abc.abstractmethod
+    async def rewrap_many(
+        self, items: Sequence[tuple[str, str]]
+    ) -> list[WrappedKey | KeyUnreadable]:
+        """Re-wrap ``(wrapped, context)`` pairs; each item fails on its own."""
+
+    @abc.abstractmethod
     async def rotate(self) -> KeyInfo:
         """Add a KEK version; new wraps use it, old ones stay readable."""
+
+    @abc.abstractmethod
+    async def set_min_decryption_version(self, version: int) -> KeyInfo:
+        """Refuse to unwrap anything wrapped by a version below ``version``."""
+
+    async def ensure(self) -> None:
+        """Create the KEK if it does not exist yet (per-tenant KEKs)."""
+        await self.check()
+
+    async def destroy(self) -> None:
+        """Delete the KEK for good: whatever it wrapped becomes unreadable."""
+        raise NotImplementedError(f"{self.name} KEK {self.key_name} is not destroyable")
+
+    async def refresh(self) -> None:
+        """Forget cached KEK state another replica may have changed."""
+        return None
 
     @abc.abstractmethod
     async def key_info(self) -> KeyInfo:

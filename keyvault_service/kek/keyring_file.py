@@ -44,7 +44,17 @@ class Keyring:
 
     @property
     def latest_version(self) -> int:
-        return max(self.versions)
+        return max(self.versions, default=0)
+
+    def with_min_decryption_version(self, version: int) -> Keyring:
+        if not 1 <= version <= self.latest_version:
+            raise ValueError(f"version {version} is not in the keyring")
+        return Keyring(
+            name=self.name,
+            min_decryption_version=version,
+            versions=self.versions,
+            created=self.created,
+        )
 
     def with_new_version(self) -> Keyring:
         version = self.latest_version + 1
@@ -56,10 +66,15 @@ class Keyring:
         )
 
 
-def load_or_create(path: Path) -> Keyring:
+def load_or_create(path: Path, name: str = DEFAULT_NAME) -> Keyring:
     """Read the keyring at ``path``, creating a fresh one on first start."""
     if not path.exists():
-        _create(path)
+        _create(path, name)
+    return load(path)
+
+
+def load(path: Path) -> Keyring:
+    """Read the keyring at ``path``, refusing one that others may read."""
     _check_permissions(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -74,10 +89,10 @@ def save(path: Path, keyring: Keyring) -> None:
     os.replace(temporary, path)
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, name: str) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     keyring = Keyring(
-        name=DEFAULT_NAME,
+        name=name,
         min_decryption_version=1,
         versions={1: secrets.token_bytes(KEY_BYTES)},
         created={1: _now()},

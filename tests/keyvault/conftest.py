@@ -5,21 +5,21 @@ from __future__ import annotations
 import io
 import logging
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
 import structlog
 
-from keyvault_service.kek import KekProvider, LocalKek, TransitKek
-from keyvault_service.kek.transit import StaticToken
+from keyvault_service.kek import KekProvider, LocalKek, TransitKek, VaultSession
 from keyvault_service.server import RunningKeyVault
 from shared import logging as byok_logging
 from shared.secrets import SecretStr
 from tests.conftest import Pki
 from tests.support.bao import VaultServer
 from tests.support.keyvault import keyvault_server
+from tests.support.postgres import scratch_database
 
 # No hex digits: a sentinel's pieces can never turn up by chance in a hex
 # dump of a bytea column or in a base64 ciphertext of this length.
@@ -150,16 +150,47 @@ async def kek(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[KekProv
         provider: KekProvider = LocalKek(tmp_path / "keyring.json")
     else:
         vault = request.getfixturevalue("vault")
+        session = VaultSession.with_token(
+            vault.address, SecretStr(vault.root_token), timeout_s=5
+        )
         provider = TransitKek(
-            address=vault.address,
-            token=StaticToken(SecretStr(vault.root_token)),
-            mount="transit",
-            key=TEST_TRANSIT_KEY,
-            timeout_s=5,
-            create_key=True,
+            session, "transit", TEST_TRANSIT_KEY, create_key=True, owns_session=True
         )
     try:
         await provider.check()
         yield provider
     finally:
         await provider.aclose()
+
+
+@pytest.fixture
+async def db_of() -> AsyncIterator[Callable[[str], Awaitable[asyncpg.Connection]]]:
+    """Direct connections to any test database, closed after the test."""
+    connections: list[asyncpg.Connection] = []
+
+    async def connect(url: str) -> asyncpg.Connection:
+        connections.append(await asyncpg.connect(url))
+        return connections[-1]
+
+    yield connect
+    for connection in connections:
+        await connection.close()
+
+
+@pytest.fixture
+async def fresh_database_url() -> AsyncIterator[str]:
+    """A database of the test's own, for tests that scan every row."""
+    async with scratch_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["local", "vault"])
+def own_kek(request: pytest.FixtureRequest, tmp_path) -> dict[str, str]:
+    """Settings for a KEK no other test uses, of each provider."""
+    if request.param == "local":
+        return {
+            "KEK_PROVIDER": "local",
+            "KEK_LOCAL_KEYRING": str(tmp_path / "keyring.json"),
+        }
+    vault = request.getfixturevalue("vault")
+    return vault_overrides(vault, VAULT_TRANSIT_KEY=f"own-{secrets.token_hex(4)}")

@@ -3,14 +3,21 @@
 Cutting closes the listening socket and every open connection, which is
 what a client sees when its database or Vault goes down. ``black_hole``
 keeps accepting connections but never answers, like a hung server.
+``requests`` lists the HTTP/1.1 request lines clients sent through it
+(method and path), so tests can count the calls a server received.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+
+_REQUEST_LINE = re.compile(rb"(GET|POST|PUT|DELETE|LIST) (/\S*) HTTP/1\.1\r\n")
+# A request line split across two reads is still found in the carried tail.
+_CARRY = 1024
 
 
 class TcpProxy:
@@ -21,6 +28,14 @@ class TcpProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
         self.black_hole = False
+        self.requests: list[str] = []
+
+    def count(self, method: str, path_prefix: str) -> int:
+        """Requests seen with ``method`` on a path starting with ``path_prefix``."""
+        return sum(
+            1 for line in self.requests
+            if line.startswith(f"{method} {path_prefix}")
+        )
 
     async def start(self, port: int = 0) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
@@ -57,7 +72,7 @@ class TcpProxy:
             writers.add(upstream_writer)
             self._writers |= writers
             await asyncio.gather(
-                _pipe(client_reader, upstream_writer),
+                _pipe(client_reader, upstream_writer, self._scanner()),
                 _pipe(upstream_reader, client_writer),
             )
         except OSError:
@@ -69,9 +84,31 @@ class TcpProxy:
             self._tasks.discard(task)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _scanner(self) -> Callable[[bytes], None]:
+        pending = bytearray()
+
+        def scan(chunk: bytes) -> None:
+            pending.extend(chunk)
+            end = 0
+            for match in _REQUEST_LINE.finditer(pending):
+                self.requests.append(
+                    f"{match[1].decode()} {match[2].decode(errors='replace')}"
+                )
+                end = match.end()
+            del pending[: max(end, len(pending) - _CARRY)]
+
+        return scan
+
+
+async def _pipe(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    scan: Callable[[bytes], None] | None = None,
+) -> None:
     try:
         while chunk := await reader.read(65536):
+            if scan is not None:
+                scan(chunk)
             writer.write(chunk)
             await writer.drain()
     finally:

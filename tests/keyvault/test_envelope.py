@@ -18,7 +18,7 @@ from shared.secrets import SecretStr
 
 @pytest.fixture
 def identity(tenant) -> KeyIdentity:
-    return KeyIdentity(uuid.uuid4(), tenant, "openai")
+    return KeyIdentity(uuid.uuid4(), tenant, "openai", generation=7)
 
 
 def flipped(data: bytes, position: int) -> bytes:
@@ -35,9 +35,26 @@ def with_wrapped_body(sealed: Envelope, body: bytes) -> Envelope:
     )
 
 
+ROW_ID = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
+
+
 def test_associated_data_is_the_documented_length_prefixed_fields():
-    row_id = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
-    identity = KeyIdentity(row_id, "acme", "openai")
+    identity = KeyIdentity(ROW_ID, "acme", "openai", generation=258)
+
+    aad = envelope.associated_data(2, identity)
+
+    assert aad == (
+        b"\x00\x00\x00\x11byok.keyvault.key"
+        b"\x00\x00\x00\x012"
+        b"\x00\x00\x00\x04acme"
+        b"\x00\x00\x00\x06openai"
+        b"\x00\x00\x00\x10" + ROW_ID.bytes
+        + b"\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x01\x02"
+    )
+
+
+def test_legacy_associated_data_has_no_generation_field():
+    identity = KeyIdentity(ROW_ID, "acme", "openai", generation=0)
 
     aad = envelope.associated_data(1, identity)
 
@@ -46,7 +63,7 @@ def test_associated_data_is_the_documented_length_prefixed_fields():
         b"\x00\x00\x00\x011"
         b"\x00\x00\x00\x04acme"
         b"\x00\x00\x00\x06openai"
-        b"\x00\x00\x00\x10" + row_id.bytes
+        b"\x00\x00\x00\x10" + ROW_ID.bytes
     )
 
 
@@ -58,10 +75,14 @@ async def test_a_sealed_key_opens_by_the_written_format(kek, identity, sentinels
     # Open it by hand, following only the module's docstring.
     data_key = await kek.unwrap(sealed.wrapped_key.text, identity.tenant_id)
     nonce, body = sealed.ciphertext[:12], sealed.ciphertext[12:]
-    aad = envelope.associated_data(1, identity)
+    fields = [
+        b"byok.keyvault.key", b"2", identity.tenant_id.encode(), b"openai",
+        identity.row_id.bytes, identity.generation.to_bytes(8, "big"),
+    ]
+    aad = b"".join(len(f).to_bytes(4, "big") + f for f in fields)
     assert AESGCM(data_key).decrypt(nonce, body, aad).decode() == key
     assert len(data_key) == 32
-    assert sealed.format_version == 1
+    assert sealed.format_version == 2
     assert len(sealed.ciphertext) == 12 + len(key) + 16
     assert sealed.wrapped_key.provider == kek.name
     assert sealed.wrapped_key.key_name == kek.key_name
@@ -118,8 +139,10 @@ async def test_a_truncated_ciphertext_is_unreadable(kek, identity, sentinels, le
         {"tenant_id": "someone-else"},
         {"provider": "anthropic"},
         {"row_id": uuid.UUID(int=1)},
+        {"generation": 6},
+        {"generation": 8},
     ],
-    ids=["tenant", "provider", "row id"],
+    ids=["tenant", "provider", "row id", "older generation", "newer generation"],
 )
 async def test_opening_under_another_identity_is_unreadable(
     kek, identity, sentinels, change
@@ -132,12 +155,15 @@ async def test_opening_under_another_identity_is_unreadable(
         await envelope.open_envelope(kek, elsewhere, sealed)
 
 
-async def test_another_format_version_is_unreadable(kek, identity, sentinels):
+@pytest.mark.parametrize("version", [0, 1, 3])
+async def test_another_format_version_is_unreadable(
+    kek, identity, sentinels, version
+):
     sealed = await envelope.seal(kek, identity, SecretStr(sentinels.new()))
 
     with pytest.raises(KeyUnreadable):
         await envelope.open_envelope(
-            kek, identity, dataclasses.replace(sealed, format_version=2)
+            kek, identity, dataclasses.replace(sealed, format_version=version)
         )
 
 

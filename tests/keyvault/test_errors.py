@@ -58,6 +58,10 @@ def test_only_caller_facing_errors_show_their_own_message():
         errors.InvalidTenantId,
         errors.InvalidProvider,
         errors.InvalidApiKey,
+        errors.InvalidField,
+        # An operator needs the count of rows that block the retirement.
+        errors.RotationRefused,
+        errors.RowsBelowVersion,
     }
 
 
@@ -71,9 +75,28 @@ def test_the_status_of_each_kind_of_failure():
         errors.KekUnavailable: grpc.StatusCode.UNAVAILABLE,
         errors.KekAccessDenied: grpc.StatusCode.UNAVAILABLE,
         errors.KekMisconfigured: grpc.StatusCode.INTERNAL,
+        errors.KekLoginFailed: grpc.StatusCode.UNAVAILABLE,
+        errors.KeyDisabled: grpc.StatusCode.FAILED_PRECONDITION,
+        errors.KeyRejectedByProvider: grpc.StatusCode.FAILED_PRECONDITION,
+        errors.KeyExpired: grpc.StatusCode.FAILED_PRECONDITION,
+        errors.RowsBelowVersion: grpc.StatusCode.FAILED_PRECONDITION,
+        errors.TenantDeleted: grpc.StatusCode.FAILED_PRECONDITION,
+        errors.RotationInProgress: grpc.StatusCode.ABORTED,
+        errors.KeyChanged: grpc.StatusCode.ABORTED,
     }
 
     assert {cls: outcome_of(cls()).code for cls in expected} == expected
+
+
+def test_data_loss_says_one_generic_thing_and_invites_no_retry():
+    data_loss = [
+        (cls, outcome) for cls, outcome in ERROR_TABLE.items()
+        if outcome.code == grpc.StatusCode.DATA_LOSS
+    ]
+
+    assert [cls for cls, _ in data_loss] == [errors.KeyUnreadable]
+    assert data_loss[0][1].message == "the stored key cannot be decrypted"
+    assert data_loss[0][1].retry_after_s is None
 
 
 def test_an_unexpected_exception_is_a_bare_internal_error():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -20,22 +21,19 @@ from keyvault_service.errors import (
     KeyringError,
     KeyUnreadable,
 )
-from keyvault_service.kek import LocalKek, TransitKek, verify_isolation
-from keyvault_service.kek.transit import StaticToken
+from keyvault_service.kek import LocalKek, TransitKek, VaultSession, verify_isolation
 from shared.secrets import SecretStr
 from tests.keyvault.proxy import tcp_proxy
 from tests.support.ports import free_port
 
 
 def transit(vault, key: str, token: str | None = None, **options) -> TransitKek:
-    return TransitKek(
-        address=options.pop("address", vault.address),
-        token=StaticToken(SecretStr(token or vault.root_token)),
-        mount="transit",
-        key=key,
+    session = VaultSession.with_token(
+        options.pop("address", vault.address),
+        SecretStr(token or vault.root_token),
         timeout_s=options.pop("timeout_s", 5),
-        **options,
     )
+    return TransitKek(session, "transit", key, owns_session=True, **options)
 
 
 def hkdf(kek: bytes, context: str) -> bytes:
@@ -324,3 +322,62 @@ async def test_the_transit_client_ignores_proxy_and_token_environment(
         await kek.aclose()
 
     assert wrapped.text.startswith("vault:v")
+
+
+class StatusResponder:
+    """An HTTP server that answers every request with one fixed Vault error."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        body = json.dumps({"errors": [message]}).encode()
+        self._answer = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+        self.requests = 0
+        self.port = 0
+
+    async def __aenter__(self) -> StatusResponder:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader, writer) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        self.requests += 1
+        writer.write(self._answer)
+        await writer.drain()
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "message", "error", "requests"),
+    [
+        (503, "Service Unavailable", "Vault is sealed", KekUnavailable, 3),
+        (429, "Too Many Requests", "rate limit quota exceeded", KekUnavailable, 3),
+        (400, "Bad Request", "cipher: message authentication failed",
+         KeyUnreadable, 1),
+        (403, "Forbidden", "permission denied", KekAccessDenied, 1),
+    ],
+    ids=["sealed", "rate limited", "bad request", "forbidden"],
+)
+async def test_only_answers_that_mean_later_are_retried_within_the_budget(
+    vault, status, reason, message, error, requests
+):
+    async with StatusResponder(status, reason, message) as responder:
+        kek = transit(
+            vault, "byok-kek-tests",
+            address=f"http://127.0.0.1:{responder.port}", timeout_s=2,
+        )
+        started = time.monotonic()
+        try:
+            with pytest.raises(error):
+                await kek.unwrap("vault:v1:" + "A" * 80, "tenant-a")
+        finally:
+            await kek.aclose()
+
+    assert responder.requests == requests
+    assert time.monotonic() - started < 2

@@ -31,6 +31,29 @@ def test_defaults_listen_on_loopback_with_a_local_keyring_under_the_state_dir():
     assert settings.vault_transit_key == "byok-kek"
     assert settings.vault_transit_create_key is False
     assert not settings.database_url
+    assert settings.admin_allowed_clients == frozenset({"platform"})
+    assert settings.vault_auth_method == "token"
+    assert settings.tenant_keks is False
+    assert settings.dk_cache_max_age_s == 60
+    assert settings.dk_cache_max_uses == 1000
+    assert settings.rewrap_batch_size == 100
+    assert settings.expiry_window_days == 30
+    assert settings.shred_grace_s == 24 * 3600
+
+
+def test_a_role_id_selects_approle_login():
+    settings = KeyVaultSettings.from_env({
+        "KEK_PROVIDER": "vault",
+        "VAULT_ADDR": "http://127.0.0.1:8200",
+        "VAULT_ROLE_ID": "role-id-value",
+        "VAULT_SECRET_ID": "secret-id-settings-value",
+        "VAULT_APPROLE_MOUNT": "/approle-kv/",
+    })
+
+    assert settings.vault_auth_method == "approle"
+    assert settings.vault_approle_mount == "approle-kv"
+    assert settings.vault_secret_id.reveal() == "secret-id-settings-value"
+    assert "secret-id-settings-value" not in repr(settings)
 
 
 def test_explicit_values_are_parsed():
@@ -82,6 +105,15 @@ def test_settings_cannot_be_changed_after_start():
         ({"KEYVAULT_DB_POOL_MAX": "0"}, "KEYVAULT_DB_POOL_MAX"),
         ({"KEYVAULT_DECRYPT_ALLOWED_CLIENTS": " , "}, "ALLOWED_CLIENTS"),
         ({"VAULT_TRANSIT_CREATE_KEY": "maybe"}, "VAULT_TRANSIT_CREATE_KEY"),
+        ({**VAULT, "VAULT_AUTH_METHOD": "ldap"}, "VAULT_AUTH_METHOD"),
+        ({**VAULT, "VAULT_ROLE_ID": "r", "VAULT_TOKEN": ""}, "VAULT_SECRET_ID"),
+        ({"KEYVAULT_DK_CACHE_MAX_USES": "0"}, "KEYVAULT_DK_CACHE_MAX_USES"),
+        ({"KEYVAULT_DK_CACHE_MAX_AGE_S": "-1"}, "KEYVAULT_DK_CACHE_MAX_AGE_S"),
+        ({"KEYVAULT_REWRAP_BATCH_SIZE": "0"}, "KEYVAULT_REWRAP_BATCH_SIZE"),
+        ({"KEYVAULT_REWRAP_BATCH_SIZE": "1001"}, "KEYVAULT_REWRAP_BATCH_SIZE"),
+        ({"KEYVAULT_SHRED_GRACE_S": "-5"}, "KEYVAULT_SHRED_GRACE_S"),
+        ({"KEYVAULT_SHRED_SWEEP_S": "0"}, "KEYVAULT_SHRED_SWEEP_S"),
+        ({"KEYVAULT_TENANT_KEKS": "sometimes"}, "KEYVAULT_TENANT_KEKS"),
     ],
 )
 def test_unusable_settings_are_refused_by_name(env, message):

@@ -87,9 +87,13 @@ async def test_rows_are_sealed_by_the_configured_kek(
     )
 
     provider = kek_overrides["KEK_PROVIDER"]
+    counter = await db.fetchval(
+        "SELECT generation FROM key_generations WHERE tenant_id = $1", tenant
+    )
     assert row["kek_provider"] == provider
     assert row["wrapped_key"].startswith(f"{provider}:v{row['kek_version']}:")
-    assert row["format_version"] == 1
+    assert row["format_version"] == 2
+    assert row["generation"] == counter > 0
     assert len(row["ciphertext"]) == 12 + len(sentinels.issued[0]) + 16
     assert row["fingerprint"] == sentinels.issued[0][-4:]
 
@@ -160,8 +164,13 @@ async def test_a_flipped_wrapped_key_byte_is_data_loss(
         "wrapped_key = 'garbage'",
         "wrapped_key = regexp_replace(wrapped_key, ':v[0-9]+:', ':v99:')",
         "wrapped_key = left(wrapped_key, 30)",
-        "format_version = 2",
+        "format_version = 1",
+        "format_version = 3",
         "id = gen_random_uuid()",
+        "generation = generation - 1",
+        "kek_version = kek_version + 1",
+        "kek_provider = CASE kek_provider WHEN 'local' THEN 'vault' ELSE 'local' END",
+        "kek_key_name = 'a-kek-never-used-here'",
     ],
 )
 async def test_an_edited_envelope_field_is_data_loss(
@@ -243,13 +252,20 @@ async def test_only_the_ciphertext_moved_across_tenants_is_data_loss(
     assert await read_outcome(pki, keyvault, victim, "openai") == sentinels.issued[0]
 
 
-async def test_a_row_from_another_kek_is_refused_as_a_mismatch(
+async def test_a_row_wrapped_by_a_kek_this_deployment_used_before_is_a_mismatch(
     pki, keyvault, db, sentinels, tenant
 ):
     await save(pki, keyvault, tenant, "openai", sentinels.new())
+    # The KEK the service ran with before a configuration change.
+    await db.execute(
+        "INSERT INTO kek_registry (kek_provider, kek_key_name)"
+        " SELECT kek_provider, 'retired-kek' FROM provider_keys WHERE tenant_id = $1"
+        " ON CONFLICT DO NOTHING",
+        tenant,
+    )
 
     await db.execute(
-        "UPDATE provider_keys SET kek_key_name = 'another-kek' WHERE tenant_id = $1",
+        "UPDATE provider_keys SET kek_key_name = 'retired-kek' WHERE tenant_id = $1",
         tenant,
     )
 
@@ -282,4 +298,93 @@ async def test_an_old_envelope_restored_into_a_replaced_row_is_data_loss(
     assert new_id != old["id"]
     assert await read_outcome(pki, keyvault, tenant, "openai") == (
         grpc.StatusCode.DATA_LOSS
+    )
+
+
+async def test_a_whole_row_rolled_back_to_an_earlier_save_is_data_loss(
+    pki, keyvault, db, sentinels, tenant
+):
+    await save(pki, keyvault, tenant, "openai", sentinels.new())
+    earlier = await db.fetchrow(
+        "SELECT * FROM provider_keys WHERE tenant_id = $1", tenant
+    )
+    await save(pki, keyvault, tenant, "openai", sentinels.new())
+
+    # Every column back as it was: what a partial restore or a replayed
+    # write would do.
+    row = dict(earlier)
+    columns = [name for name in row if name not in ("tenant_id", "provider")]
+    assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
+    await db.execute(
+        f"UPDATE provider_keys SET {assignments} WHERE tenant_id = $1",  # noqa: S608
+        tenant,
+        *(row[c] for c in columns),
+    )
+
+    assert await read_outcome(pki, keyvault, tenant, "openai") == (
+        grpc.StatusCode.DATA_LOSS
+    )
+
+
+async def test_a_deleted_key_put_back_is_data_loss(
+    pki, keyvault, db, sentinels, tenant
+):
+    await save(pki, keyvault, tenant, "openai", sentinels.new())
+    earlier = await db.fetchrow(
+        "SELECT * FROM provider_keys WHERE tenant_id = $1", tenant
+    )
+    async with keyvault_stub(pki, keyvault) as stub:
+        await stub.DeleteKey(pb.DeleteKeyRequest(tenant_id=tenant, provider="openai"))
+
+    columns = list(earlier.keys())
+    await db.execute(
+        f"INSERT INTO provider_keys ({', '.join(columns)})"  # noqa: S608
+        f" VALUES ({', '.join(f'${i + 1}' for i in range(len(columns)))})",
+        *earlier.values(),
+    )
+
+    assert await read_outcome(pki, keyvault, tenant, "openai") == (
+        grpc.StatusCode.DATA_LOSS
+    )
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "DELETE FROM key_generations WHERE tenant_id = $1",
+        "UPDATE key_generations SET generation = generation + 1 WHERE tenant_id = $1",
+    ],
+    ids=["counter deleted", "counter moved on"],
+)
+async def test_a_generation_counter_that_disagrees_is_data_loss(
+    pki, keyvault, db, sentinels, tenant, edit
+):
+    await save(pki, keyvault, tenant, "openai", sentinels.new())
+
+    await db.execute(edit, tenant)
+
+    assert await read_outcome(pki, keyvault, tenant, "openai") == (
+        grpc.StatusCode.DATA_LOSS
+    )
+
+
+async def test_a_tampered_read_is_recorded_as_a_failed_decrypt(
+    pki, keyvault, db, sentinels, tenant
+):
+    await save(pki, keyvault, tenant, "openai", sentinels.new())
+    await db.execute(
+        "UPDATE provider_keys SET ciphertext ="
+        " set_byte(ciphertext, 20, get_byte(ciphertext, 20) # 1) WHERE tenant_id = $1",
+        tenant,
+    )
+
+    await read_outcome(pki, keyvault, tenant, "openai")
+
+    events = await db.fetch(
+        "SELECT event, caller, detail FROM key_events WHERE tenant_id = $1"
+        " ORDER BY id",
+        tenant,
+    )
+    assert [tuple(e.values()) for e in events][-1] == (
+        "decrypt_failed", "generation", "KEY_UNREADABLE"
     )

@@ -10,8 +10,9 @@
 for example ``KEK_PROVIDER="vault"`` or
 ``KEYVAULT_DECRYPT_ALLOWED_CLIENTS="generation,platform"``. By default it
 listens on 127.0.0.1:0 with KeyVault's test certificate, allows only
-``generation`` to decrypt, and keeps a fresh local keyring in a temporary
-directory that is removed afterwards.
+``generation`` to decrypt and ``platform`` the operator calls, and keeps a
+fresh local keyring in a temporary directory that is removed afterwards.
+``clock`` is handed to the server to drive the Vault token schedule.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import grpc
 from byok.keyvault.v1 import keyvault_pb2_grpc
 
 from keyvault_service.config import KeyVaultSettings
+from keyvault_service.kek.vault_auth import Clock
 from keyvault_service.server import RunningKeyVault, serve_keyvault
 from shared.tls import channel_credentials
 
@@ -34,32 +36,37 @@ if TYPE_CHECKING:
     from tests.conftest import Pki
 
 
-def keyvault_settings(pki: Pki, state: Path, **overrides: str) -> KeyVaultSettings:
+def keyvault_env(pki: Pki, state: Path, **overrides: str) -> dict[str, str]:
+    """The environment a KeyVault process (or the rotation command) runs with."""
     files = pki.files("keyvault")
-    env = {
+    return {
         "BYOK_STATE_DIR": str(state),
         "KEYVAULT_LISTEN": "127.0.0.1:0",
         "KEYVAULT_TLS_CA": str(files.ca),
         "KEYVAULT_TLS_CERT": str(files.cert),
         "KEYVAULT_TLS_KEY": str(files.key),
         "KEYVAULT_DECRYPT_ALLOWED_CLIENTS": "generation",
+        "KEYVAULT_ADMIN_ALLOWED_CLIENTS": "platform",
         "KEK_PROVIDER": "local",
         "KEK_LOCAL_KEYRING": str(state / "keyring.json"),
         "KEYVAULT_SHUTDOWN_GRACE_S": "0.5",
         **overrides,
     }
-    return KeyVaultSettings.from_env(env)
+
+
+def keyvault_settings(pki: Pki, state: Path, **overrides: str) -> KeyVaultSettings:
+    return KeyVaultSettings.from_env(keyvault_env(pki, state, **overrides))
 
 
 @asynccontextmanager
 async def keyvault_server(
-    pki: Pki, database_url: str, **overrides: str
+    pki: Pki, database_url: str, clock: Clock | None = None, **overrides: str
 ) -> AsyncIterator[RunningKeyVault]:
     """Run the real service until the block ends."""
     state = Path(tempfile.mkdtemp(prefix="byok-keyvault-"))
     try:
         settings = keyvault_settings(pki, state, **overrides)
-        async with serve_keyvault(settings, database_url) as running:
+        async with serve_keyvault(settings, database_url, clock) as running:
             yield running
     finally:
         shutil.rmtree(state, ignore_errors=True)

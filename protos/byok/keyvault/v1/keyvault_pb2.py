@@ -22,34 +22,77 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62yok/keyvault/v1/keyvault.proto\x12\x10\x62yok.keyvault.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x01\n\x0bKeyMetadata\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bkek_version\x18\x06 \x01(\x05\"F\n\x0eSaveKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x03 \x01(\t\"N\n\x0fSaveKeyResponse\x12*\n\x03key\x18\x01 \x01(\x0b\x32\x1d.byok.keyvault.v1.KeyMetadata\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"7\n\x10\x44\x65leteKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\"$\n\x11\x44\x65leteKeyResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\")\n\x14ListProvidersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"D\n\x15ListProvidersResponse\x12+\n\x04keys\x18\x01 \x03(\x0b\x32\x1d.byok.keyvault.v1.KeyMetadata\"=\n\x16GetDecryptedKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\"V\n\x17GetDecryptedKeyResponse\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12*\n\x03key\x18\x02 \x01(\x0b\x32\x1d.byok.keyvault.v1.KeyMetadata2\x81\x03\n\x0fKeyVaultService\x12N\n\x07SaveKey\x12 .byok.keyvault.v1.SaveKeyRequest\x1a!.byok.keyvault.v1.SaveKeyResponse\x12T\n\tDeleteKey\x12\".byok.keyvault.v1.DeleteKeyRequest\x1a#.byok.keyvault.v1.DeleteKeyResponse\x12`\n\rListProviders\x12&.byok.keyvault.v1.ListProvidersRequest\x1a\'.byok.keyvault.v1.ListProvidersResponse\x12\x66\n\x0fGetDecryptedKey\x12(.byok.keyvault.v1.GetDecryptedKeyRequest\x1a).byok.keyvault.v1.GetDecryptedKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62yok/keyvault/v1/keyvault.proto\x12\x10\x62yok.keyvault.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x03\n\x0bKeyMetadata\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bkek_version\x18\x06 \x01(\x05\x12\x0e\n\x06key_id\x18\x07 \x01(\t\x12+\n\x06status\x18\x08 \x01(\x0e\x32\x1b.byok.keyvault.v1.KeyStatus\x12\x15\n\rstatus_reason\x18\t \x01(\t\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_use_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rexpiring_soon\x18\x0c \x01(\x08\"w\n\x0eSaveKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x0fSaveKeyResponse\x12*\n\x03key\x18\x01 \x01(\x0b\x32\x1d.byok.keyvault.v1.KeyMetadata\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"7\n\x10\x44\x65leteKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\"$\n\x11\x44\x65leteKeyResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"t\n\x14ListProvidersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x32\n\x0f\x65xpiring_within\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rexpiring_only\x18\x03 \x01(\x08\"D\n\x15ListProvidersResponse\x12+\n\x04keys\x18\x01 \x03(\x0b\x32\x1d.byok.keyvault.v1.KeyMetadata\"=\n\x16GetDecryptedKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\"V\n\x17GetDecryptedKeyResponse\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12*\n\x03key\x18\x02 \x01(\x0b\x32\x1d.byok.keyvault.v1.KeyMetadata\"\xb0\x01\n\x10UpdateKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.byok.keyvault.v1.KeyStatus\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x63lear_expire_time\x18\x05 \x01(\x08\"?\n\x11UpdateKeyResponse\x12*\n\x03key\x18\x01 \x01(\x0b\x32\x1d.byok.keyvault.v1.KeyMetadata\"_\n\x18ReportKeyRejectedRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"+\n\x19ReportKeyRejectedResponse\x12\x0e\n\x06marked\x18\x01 \x01(\x08\"\xbb\x01\n\x08KekState\x12\x14\n\x0ckek_provider\x18\x01 \x01(\t\x12\x14\n\x0ckek_key_name\x18\x02 \x01(\t\x12\x16\n\x0elatest_version\x18\x03 \x01(\x05\x12\x1e\n\x16min_decryption_version\x18\x04 \x01(\x05\x12\x11\n\trewrapped\x18\x05 \x01(\x05\x12\x11\n\tremaining\x18\x06 \x01(\x05\x12%\n\x1dmin_decryption_version_raised\x18\x07 \x01(\x08\"i\n\rRewrapFailure\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x13\n\x0bkek_version\x18\x04 \x01(\x05\x12\x0e\n\x06reason\x18\x05 \x01(\t\"L\n\x10RotateKekRequest\x12\x12\n\nbatch_size\x18\x01 \x01(\x05\x12$\n\x1craise_min_decryption_version\x18\x02 \x01(\x08\"p\n\x11RotateKekResponse\x12(\n\x04keks\x18\x01 \x03(\x0b\x32\x1a.byok.keyvault.v1.KekState\x12\x31\n\x08\x66\x61ilures\x18\x02 \x03(\x0b\x32\x1f.byok.keyvault.v1.RewrapFailure\"M\n\x11RewrapKeysRequest\x12\x12\n\nbatch_size\x18\x01 \x01(\x05\x12$\n\x1craise_min_decryption_version\x18\x02 \x01(\x08\"q\n\x12RewrapKeysResponse\x12(\n\x04keks\x18\x01 \x03(\x0b\x32\x1a.byok.keyvault.v1.KekState\x12\x31\n\x08\x66\x61ilures\x18\x02 \x03(\x0b\x32\x1f.byok.keyvault.v1.RewrapFailure\"G\n\x1eSetMinDecryptionVersionRequest\x12\x14\n\x0ckek_key_name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"J\n\x1fSetMinDecryptionVersionResponse\x12\'\n\x03kek\x18\x01 \x01(\x0b\x32\x1a.byok.keyvault.v1.KekState\"6\n\x0fRekeyKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\">\n\x10RekeyKeyResponse\x12*\n\x03key\x18\x01 \x01(\x0b\x32\x1d.byok.keyvault.v1.KeyMetadata\"(\n\x13\x44\x65leteTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\\\n\x14\x44\x65leteTenantResponse\x12\x14\n\x0c\x64\x65leted_keys\x18\x01 \x01(\x05\x12.\n\nshred_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8e\x02\n\nAuditEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12.\n\x04type\x18\x02 \x01(\x0e\x32 .byok.keyvault.v1.AuditEventType\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x10\n\x08provider\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x06 \x01(\t\x12\x0e\n\x06key_id\x18\x07 \x01(\t\x12\x14\n\x0ckek_provider\x18\x08 \x01(\t\x12\x14\n\x0ckek_key_name\x18\t \x01(\t\x12\x13\n\x0bkek_version\x18\n \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\x0b \x01(\t\"R\n\x16ListAuditEventsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x17ListAuditEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.byok.keyvault.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*|\n\tKeyStatus\x12\x1a\n\x16KEY_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11KEY_STATUS_ACTIVE\x10\x01\x12\x17\n\x13KEY_STATUS_DISABLED\x10\x02\x12#\n\x1fKEY_STATUS_REJECTED_BY_PROVIDER\x10\x03*\xd0\x04\n\x0e\x41uditEventType\x12 \n\x1c\x41UDIT_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41UDIT_EVENT_TYPE_SAVED\x10\x01\x12\x1c\n\x18\x41UDIT_EVENT_TYPE_DELETED\x10\x02\x12$\n AUDIT_EVENT_TYPE_DECRYPT_GRANTED\x10\x03\x12#\n\x1f\x41UDIT_EVENT_TYPE_DECRYPT_DENIED\x10\x04\x12#\n\x1f\x41UDIT_EVENT_TYPE_DECRYPT_FAILED\x10\x05\x12\x1c\n\x18\x41UDIT_EVENT_TYPE_ROTATED\x10\x06\x12\x1e\n\x1a\x41UDIT_EVENT_TYPE_REWRAPPED\x10\x07\x12\"\n\x1e\x41UDIT_EVENT_TYPE_REWRAP_FAILED\x10\x08\x12\x32\n.AUDIT_EVENT_TYPE_MIN_DECRYPTION_VERSION_RAISED\x10\t\x12\x1c\n\x18\x41UDIT_EVENT_TYPE_REKEYED\x10\n\x12#\n\x1f\x41UDIT_EVENT_TYPE_STATUS_CHANGED\x10\x0b\x12#\n\x1f\x41UDIT_EVENT_TYPE_EXPIRY_CHANGED\x10\x0c\x12)\n%AUDIT_EVENT_TYPE_REJECTED_BY_PROVIDER\x10\r\x12#\n\x1f\x41UDIT_EVENT_TYPE_TENANT_DELETED\x10\x0e\x12$\n AUDIT_EVENT_TYPE_TENANT_SHREDDED\x10\x0f\x32\x8e\t\n\x0fKeyVaultService\x12N\n\x07SaveKey\x12 .byok.keyvault.v1.SaveKeyRequest\x1a!.byok.keyvault.v1.SaveKeyResponse\x12T\n\tDeleteKey\x12\".byok.keyvault.v1.DeleteKeyRequest\x1a#.byok.keyvault.v1.DeleteKeyResponse\x12`\n\rListProviders\x12&.byok.keyvault.v1.ListProvidersRequest\x1a\'.byok.keyvault.v1.ListProvidersResponse\x12\x66\n\x0fGetDecryptedKey\x12(.byok.keyvault.v1.GetDecryptedKeyRequest\x1a).byok.keyvault.v1.GetDecryptedKeyResponse\x12T\n\tUpdateKey\x12\".byok.keyvault.v1.UpdateKeyRequest\x1a#.byok.keyvault.v1.UpdateKeyResponse\x12l\n\x11ReportKeyRejected\x12*.byok.keyvault.v1.ReportKeyRejectedRequest\x1a+.byok.keyvault.v1.ReportKeyRejectedResponse\x12T\n\tRotateKek\x12\".byok.keyvault.v1.RotateKekRequest\x1a#.byok.keyvault.v1.RotateKekResponse\x12W\n\nRewrapKeys\x12#.byok.keyvault.v1.RewrapKeysRequest\x1a$.byok.keyvault.v1.RewrapKeysResponse\x12~\n\x17SetMinDecryptionVersion\x12\x30.byok.keyvault.v1.SetMinDecryptionVersionRequest\x1a\x31.byok.keyvault.v1.SetMinDecryptionVersionResponse\x12Q\n\x08RekeyKey\x12!.byok.keyvault.v1.RekeyKeyRequest\x1a\".byok.keyvault.v1.RekeyKeyResponse\x12]\n\x0c\x44\x65leteTenant\x12%.byok.keyvault.v1.DeleteTenantRequest\x1a&.byok.keyvault.v1.DeleteTenantResponse\x12\x66\n\x0fListAuditEvents\x12(.byok.keyvault.v1.ListAuditEventsRequest\x1a).byok.keyvault.v1.ListAuditEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'byok.keyvault.v1.keyvault_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_KEYMETADATA']._serialized_start=87
-  _globals['_KEYMETADATA']._serialized_end=277
-  _globals['_SAVEKEYREQUEST']._serialized_start=279
-  _globals['_SAVEKEYREQUEST']._serialized_end=349
-  _globals['_SAVEKEYRESPONSE']._serialized_start=351
-  _globals['_SAVEKEYRESPONSE']._serialized_end=429
-  _globals['_DELETEKEYREQUEST']._serialized_start=431
-  _globals['_DELETEKEYREQUEST']._serialized_end=486
-  _globals['_DELETEKEYRESPONSE']._serialized_start=488
-  _globals['_DELETEKEYRESPONSE']._serialized_end=524
-  _globals['_LISTPROVIDERSREQUEST']._serialized_start=526
-  _globals['_LISTPROVIDERSREQUEST']._serialized_end=567
-  _globals['_LISTPROVIDERSRESPONSE']._serialized_start=569
-  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=637
-  _globals['_GETDECRYPTEDKEYREQUEST']._serialized_start=639
-  _globals['_GETDECRYPTEDKEYREQUEST']._serialized_end=700
-  _globals['_GETDECRYPTEDKEYRESPONSE']._serialized_start=702
-  _globals['_GETDECRYPTEDKEYRESPONSE']._serialized_end=788
-  _globals['_KEYVAULTSERVICE']._serialized_start=791
-  _globals['_KEYVAULTSERVICE']._serialized_end=1176
+  _globals['_KEYSTATUS']._serialized_start=3082
+  _globals['_KEYSTATUS']._serialized_end=3206
+  _globals['_AUDITEVENTTYPE']._serialized_start=3209
+  _globals['_AUDITEVENTTYPE']._serialized_end=3801
+  _globals['_KEYMETADATA']._serialized_start=119
+  _globals['_KEYMETADATA']._serialized_end=516
+  _globals['_SAVEKEYREQUEST']._serialized_start=518
+  _globals['_SAVEKEYREQUEST']._serialized_end=637
+  _globals['_SAVEKEYRESPONSE']._serialized_start=639
+  _globals['_SAVEKEYRESPONSE']._serialized_end=717
+  _globals['_DELETEKEYREQUEST']._serialized_start=719
+  _globals['_DELETEKEYREQUEST']._serialized_end=774
+  _globals['_DELETEKEYRESPONSE']._serialized_start=776
+  _globals['_DELETEKEYRESPONSE']._serialized_end=812
+  _globals['_LISTPROVIDERSREQUEST']._serialized_start=814
+  _globals['_LISTPROVIDERSREQUEST']._serialized_end=930
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_start=932
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=1000
+  _globals['_GETDECRYPTEDKEYREQUEST']._serialized_start=1002
+  _globals['_GETDECRYPTEDKEYREQUEST']._serialized_end=1063
+  _globals['_GETDECRYPTEDKEYRESPONSE']._serialized_start=1065
+  _globals['_GETDECRYPTEDKEYRESPONSE']._serialized_end=1151
+  _globals['_UPDATEKEYREQUEST']._serialized_start=1154
+  _globals['_UPDATEKEYREQUEST']._serialized_end=1330
+  _globals['_UPDATEKEYRESPONSE']._serialized_start=1332
+  _globals['_UPDATEKEYRESPONSE']._serialized_end=1395
+  _globals['_REPORTKEYREJECTEDREQUEST']._serialized_start=1397
+  _globals['_REPORTKEYREJECTEDREQUEST']._serialized_end=1492
+  _globals['_REPORTKEYREJECTEDRESPONSE']._serialized_start=1494
+  _globals['_REPORTKEYREJECTEDRESPONSE']._serialized_end=1537
+  _globals['_KEKSTATE']._serialized_start=1540
+  _globals['_KEKSTATE']._serialized_end=1727
+  _globals['_REWRAPFAILURE']._serialized_start=1729
+  _globals['_REWRAPFAILURE']._serialized_end=1834
+  _globals['_ROTATEKEKREQUEST']._serialized_start=1836
+  _globals['_ROTATEKEKREQUEST']._serialized_end=1912
+  _globals['_ROTATEKEKRESPONSE']._serialized_start=1914
+  _globals['_ROTATEKEKRESPONSE']._serialized_end=2026
+  _globals['_REWRAPKEYSREQUEST']._serialized_start=2028
+  _globals['_REWRAPKEYSREQUEST']._serialized_end=2105
+  _globals['_REWRAPKEYSRESPONSE']._serialized_start=2107
+  _globals['_REWRAPKEYSRESPONSE']._serialized_end=2220
+  _globals['_SETMINDECRYPTIONVERSIONREQUEST']._serialized_start=2222
+  _globals['_SETMINDECRYPTIONVERSIONREQUEST']._serialized_end=2293
+  _globals['_SETMINDECRYPTIONVERSIONRESPONSE']._serialized_start=2295
+  _globals['_SETMINDECRYPTIONVERSIONRESPONSE']._serialized_end=2369
+  _globals['_REKEYKEYREQUEST']._serialized_start=2371
+  _globals['_REKEYKEYREQUEST']._serialized_end=2425
+  _globals['_REKEYKEYRESPONSE']._serialized_start=2427
+  _globals['_REKEYKEYRESPONSE']._serialized_end=2489
+  _globals['_DELETETENANTREQUEST']._serialized_start=2491
+  _globals['_DELETETENANTREQUEST']._serialized_end=2531
+  _globals['_DELETETENANTRESPONSE']._serialized_start=2533
+  _globals['_DELETETENANTRESPONSE']._serialized_end=2625
+  _globals['_AUDITEVENT']._serialized_start=2628
+  _globals['_AUDITEVENT']._serialized_end=2898
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=2900
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=2982
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=2984
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=3080
+  _globals['_KEYVAULTSERVICE']._serialized_start=3804
+  _globals['_KEYVAULTSERVICE']._serialized_end=4970
 # @@protoc_insertion_point(module_scope)

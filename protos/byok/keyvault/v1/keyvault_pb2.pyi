@@ -5,9 +5,11 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +20,74 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _KeyStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _KeyStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KeyStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    KEY_STATUS_UNSPECIFIED: _KeyStatus.ValueType  # 0
+    KEY_STATUS_ACTIVE: _KeyStatus.ValueType  # 1
+    KEY_STATUS_DISABLED: _KeyStatus.ValueType  # 2
+    """The platform disabled the key."""
+    KEY_STATUS_REJECTED_BY_PROVIDER: _KeyStatus.ValueType  # 3
+    """A provider refused the key; see KeyMetadata.status_reason."""
+
+class KeyStatus(_KeyStatus, metaclass=_KeyStatusEnumTypeWrapper):
+    """KeyStatus says whether a stored key may be used."""
+
+KEY_STATUS_UNSPECIFIED: KeyStatus.ValueType  # 0
+KEY_STATUS_ACTIVE: KeyStatus.ValueType  # 1
+KEY_STATUS_DISABLED: KeyStatus.ValueType  # 2
+"""The platform disabled the key."""
+KEY_STATUS_REJECTED_BY_PROVIDER: KeyStatus.ValueType  # 3
+"""A provider refused the key; see KeyMetadata.status_reason."""
+Global___KeyStatus: _TypeAlias = KeyStatus  # noqa: Y015
+
+class _AuditEventType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AuditEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditEventType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUDIT_EVENT_TYPE_UNSPECIFIED: _AuditEventType.ValueType  # 0
+    AUDIT_EVENT_TYPE_SAVED: _AuditEventType.ValueType  # 1
+    AUDIT_EVENT_TYPE_DELETED: _AuditEventType.ValueType  # 2
+    AUDIT_EVENT_TYPE_DECRYPT_GRANTED: _AuditEventType.ValueType  # 3
+    AUDIT_EVENT_TYPE_DECRYPT_DENIED: _AuditEventType.ValueType  # 4
+    AUDIT_EVENT_TYPE_DECRYPT_FAILED: _AuditEventType.ValueType  # 5
+    AUDIT_EVENT_TYPE_ROTATED: _AuditEventType.ValueType  # 6
+    AUDIT_EVENT_TYPE_REWRAPPED: _AuditEventType.ValueType  # 7
+    AUDIT_EVENT_TYPE_REWRAP_FAILED: _AuditEventType.ValueType  # 8
+    AUDIT_EVENT_TYPE_MIN_DECRYPTION_VERSION_RAISED: _AuditEventType.ValueType  # 9
+    AUDIT_EVENT_TYPE_REKEYED: _AuditEventType.ValueType  # 10
+    AUDIT_EVENT_TYPE_STATUS_CHANGED: _AuditEventType.ValueType  # 11
+    AUDIT_EVENT_TYPE_EXPIRY_CHANGED: _AuditEventType.ValueType  # 12
+    AUDIT_EVENT_TYPE_REJECTED_BY_PROVIDER: _AuditEventType.ValueType  # 13
+    AUDIT_EVENT_TYPE_TENANT_DELETED: _AuditEventType.ValueType  # 14
+    AUDIT_EVENT_TYPE_TENANT_SHREDDED: _AuditEventType.ValueType  # 15
+
+class AuditEventType(_AuditEventType, metaclass=_AuditEventTypeEnumTypeWrapper):
+    """AuditEventType is what happened to a key."""
+
+AUDIT_EVENT_TYPE_UNSPECIFIED: AuditEventType.ValueType  # 0
+AUDIT_EVENT_TYPE_SAVED: AuditEventType.ValueType  # 1
+AUDIT_EVENT_TYPE_DELETED: AuditEventType.ValueType  # 2
+AUDIT_EVENT_TYPE_DECRYPT_GRANTED: AuditEventType.ValueType  # 3
+AUDIT_EVENT_TYPE_DECRYPT_DENIED: AuditEventType.ValueType  # 4
+AUDIT_EVENT_TYPE_DECRYPT_FAILED: AuditEventType.ValueType  # 5
+AUDIT_EVENT_TYPE_ROTATED: AuditEventType.ValueType  # 6
+AUDIT_EVENT_TYPE_REWRAPPED: AuditEventType.ValueType  # 7
+AUDIT_EVENT_TYPE_REWRAP_FAILED: AuditEventType.ValueType  # 8
+AUDIT_EVENT_TYPE_MIN_DECRYPTION_VERSION_RAISED: AuditEventType.ValueType  # 9
+AUDIT_EVENT_TYPE_REKEYED: AuditEventType.ValueType  # 10
+AUDIT_EVENT_TYPE_STATUS_CHANGED: AuditEventType.ValueType  # 11
+AUDIT_EVENT_TYPE_EXPIRY_CHANGED: AuditEventType.ValueType  # 12
+AUDIT_EVENT_TYPE_REJECTED_BY_PROVIDER: AuditEventType.ValueType  # 13
+AUDIT_EVENT_TYPE_TENANT_DELETED: AuditEventType.ValueType  # 14
+AUDIT_EVENT_TYPE_TENANT_SHREDDED: AuditEventType.ValueType  # 15
+Global___AuditEventType: _TypeAlias = AuditEventType  # noqa: Y015
 
 @_typing.final
 class KeyMetadata(_message.Message):
@@ -31,16 +101,37 @@ class KeyMetadata(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     KEK_VERSION_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    LAST_USE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRING_SOON_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     provider: _builtins.str
     fingerprint: _builtins.str
     """The last four characters of the key, as providers' consoles show them."""
     kek_version: _builtins.int
     """Version of the key-encryption key that wraps this key's data key."""
+    key_id: _builtins.str
+    """Identifies this stored key; it changes on every save and re-key."""
+    status: Global___KeyStatus.ValueType
+    status_reason: _builtins.str
+    """Why the status was set, for example the provider's error code."""
+    expiring_soon: _builtins.bool
+    """True when the key has expired or expires within the expiry window."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset when the key never expires."""
+
+    @_builtins.property
+    def last_use_time(self) -> _timestamp_pb2.Timestamp:
+        """When the key was last decrypted for use, to the minute; unset if never."""
+
     def __init__(
         self,
         *,
@@ -50,10 +141,16 @@ class KeyMetadata(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         kek_version: _builtins.int = ...,
+        key_id: _builtins.str = ...,
+        status: Global___KeyStatus.ValueType = ...,
+        status_reason: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        last_use_time: _timestamp_pb2.Timestamp | None = ...,
+        expiring_soon: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "last_use_time", b"last_use_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "fingerprint", b"fingerprint", "kek_version", b"kek_version", "provider", b"provider", "tenant_id", b"tenant_id", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "expiring_soon", b"expiring_soon", "fingerprint", b"fingerprint", "kek_version", b"kek_version", "key_id", b"key_id", "last_use_time", b"last_use_time", "provider", b"provider", "status", b"status", "status_reason", b"status_reason", "tenant_id", b"tenant_id", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -66,19 +163,25 @@ class SaveKeyRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     PROVIDER_FIELD_NUMBER: _builtins.int
     API_KEY_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     provider: _builtins.str
     api_key: _builtins.str
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Optional; after it the key is refused with KEY_EXPIRED."""
+
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         provider: _builtins.str = ...,
         api_key: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "provider", b"provider", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "expire_time", b"expire_time", "provider", b"provider", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -154,15 +257,25 @@ class ListProvidersRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
+    EXPIRING_WITHIN_FIELD_NUMBER: _builtins.int
+    EXPIRING_ONLY_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
+    expiring_only: _builtins.bool
+    """List only the keys that are expiring_soon."""
+    @_builtins.property
+    def expiring_within(self) -> _duration_pb2.Duration:
+        """Overrides the service's expiry window for KeyMetadata.expiring_soon."""
+
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
+        expiring_within: _duration_pb2.Duration | None = ...,
+        expiring_only: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expiring_within", b"expiring_within"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expiring_only", b"expiring_only", "expiring_within", b"expiring_within", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -232,3 +345,519 @@ class GetDecryptedKeyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetDecryptedKeyResponse: _TypeAlias = GetDecryptedKeyResponse  # noqa: Y015
+
+@_typing.final
+class UpdateKeyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CLEAR_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    provider: _builtins.str
+    status: Global___KeyStatus.ValueType
+    """KEY_STATUS_UNSPECIFIED leaves the status as it is. Only ACTIVE and
+    DISABLED may be set here.
+    """
+    clear_expire_time: _builtins.bool
+    """Removes the expiry date."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Sets a new expiry date."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        status: Global___KeyStatus.ValueType = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        clear_expire_time: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clear_expire_time", b"clear_expire_time", "expire_time", b"expire_time", "provider", b"provider", "status", b"status", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateKeyRequest: _TypeAlias = UpdateKeyRequest  # noqa: Y015
+
+@_typing.final
+class UpdateKeyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def key(self) -> Global___KeyMetadata: ...
+    def __init__(
+        self,
+        *,
+        key: Global___KeyMetadata | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateKeyResponse: _TypeAlias = UpdateKeyResponse  # noqa: Y015
+
+@_typing.final
+class ReportKeyRejectedRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    provider: _builtins.str
+    key_id: _builtins.str
+    """KeyMetadata.key_id of the key that was sent, from GetDecryptedKey: a key
+    replaced in the meantime is not marked.
+    """
+    reason: _builtins.str
+    """A short code, 1 to 64 of [a-z0-9_.:-], such as "http_401"."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        key_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id", "provider", b"provider", "reason", b"reason", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportKeyRejectedRequest: _TypeAlias = ReportKeyRejectedRequest  # noqa: Y015
+
+@_typing.final
+class ReportKeyRejectedResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKED_FIELD_NUMBER: _builtins.int
+    marked: _builtins.bool
+    """False when key_id is no longer the stored key."""
+    def __init__(
+        self,
+        *,
+        marked: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["marked", b"marked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportKeyRejectedResponse: _TypeAlias = ReportKeyRejectedResponse  # noqa: Y015
+
+@_typing.final
+class KekState(_message.Message):
+    """KekState describes one key-encryption key after a rotation step."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEK_PROVIDER_FIELD_NUMBER: _builtins.int
+    KEK_KEY_NAME_FIELD_NUMBER: _builtins.int
+    LATEST_VERSION_FIELD_NUMBER: _builtins.int
+    MIN_DECRYPTION_VERSION_FIELD_NUMBER: _builtins.int
+    REWRAPPED_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    MIN_DECRYPTION_VERSION_RAISED_FIELD_NUMBER: _builtins.int
+    kek_provider: _builtins.str
+    """"local" or "vault"."""
+    kek_key_name: _builtins.str
+    latest_version: _builtins.int
+    min_decryption_version: _builtins.int
+    rewrapped: _builtins.int
+    """Data keys re-wrapped to the latest version by this call."""
+    remaining: _builtins.int
+    """Data keys still wrapped by an older version."""
+    min_decryption_version_raised: _builtins.bool
+    """True when this call raised min_decryption_version."""
+    def __init__(
+        self,
+        *,
+        kek_provider: _builtins.str = ...,
+        kek_key_name: _builtins.str = ...,
+        latest_version: _builtins.int = ...,
+        min_decryption_version: _builtins.int = ...,
+        rewrapped: _builtins.int = ...,
+        remaining: _builtins.int = ...,
+        min_decryption_version_raised: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kek_key_name", b"kek_key_name", "kek_provider", b"kek_provider", "latest_version", b"latest_version", "min_decryption_version", b"min_decryption_version", "min_decryption_version_raised", b"min_decryption_version_raised", "remaining", b"remaining", "rewrapped", b"rewrapped"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KekState: _TypeAlias = KekState  # noqa: Y015
+
+@_typing.final
+class RewrapFailure(_message.Message):
+    """RewrapFailure names a stored key whose data key could not be re-wrapped."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    KEK_VERSION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.str
+    tenant_id: _builtins.str
+    provider: _builtins.str
+    kek_version: _builtins.int
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        kek_version: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kek_version", b"kek_version", "key_id", b"key_id", "provider", b"provider", "reason", b"reason", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RewrapFailure: _TypeAlias = RewrapFailure  # noqa: Y015
+
+@_typing.final
+class RotateKekRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    RAISE_MIN_DECRYPTION_VERSION_FIELD_NUMBER: _builtins.int
+    batch_size: _builtins.int
+    """Data keys per re-wrap call; 0 uses the service's setting."""
+    raise_min_decryption_version: _builtins.bool
+    """Raise each KEK's min_decryption_version to its latest version when no
+    data key remains on an older one.
+    """
+    def __init__(
+        self,
+        *,
+        batch_size: _builtins.int = ...,
+        raise_min_decryption_version: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "raise_min_decryption_version", b"raise_min_decryption_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateKekRequest: _TypeAlias = RotateKekRequest  # noqa: Y015
+
+@_typing.final
+class RotateKekResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEKS_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def keks(self) -> _containers.RepeatedCompositeFieldContainer[Global___KekState]: ...
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedCompositeFieldContainer[Global___RewrapFailure]: ...
+    def __init__(
+        self,
+        *,
+        keks: _abc.Iterable[Global___KekState] | None = ...,
+        failures: _abc.Iterable[Global___RewrapFailure] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failures", b"failures", "keks", b"keks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateKekResponse: _TypeAlias = RotateKekResponse  # noqa: Y015
+
+@_typing.final
+class RewrapKeysRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    RAISE_MIN_DECRYPTION_VERSION_FIELD_NUMBER: _builtins.int
+    batch_size: _builtins.int
+    raise_min_decryption_version: _builtins.bool
+    def __init__(
+        self,
+        *,
+        batch_size: _builtins.int = ...,
+        raise_min_decryption_version: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "raise_min_decryption_version", b"raise_min_decryption_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RewrapKeysRequest: _TypeAlias = RewrapKeysRequest  # noqa: Y015
+
+@_typing.final
+class RewrapKeysResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEKS_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def keks(self) -> _containers.RepeatedCompositeFieldContainer[Global___KekState]: ...
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedCompositeFieldContainer[Global___RewrapFailure]: ...
+    def __init__(
+        self,
+        *,
+        keks: _abc.Iterable[Global___KekState] | None = ...,
+        failures: _abc.Iterable[Global___RewrapFailure] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failures", b"failures", "keks", b"keks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RewrapKeysResponse: _TypeAlias = RewrapKeysResponse  # noqa: Y015
+
+@_typing.final
+class SetMinDecryptionVersionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEK_KEY_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    kek_key_name: _builtins.str
+    """Empty: the shared KEK."""
+    version: _builtins.int
+    def __init__(
+        self,
+        *,
+        kek_key_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kek_key_name", b"kek_key_name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetMinDecryptionVersionRequest: _TypeAlias = SetMinDecryptionVersionRequest  # noqa: Y015
+
+@_typing.final
+class SetMinDecryptionVersionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def kek(self) -> Global___KekState: ...
+    def __init__(
+        self,
+        *,
+        kek: Global___KekState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["kek", b"kek"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kek", b"kek"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetMinDecryptionVersionResponse: _TypeAlias = SetMinDecryptionVersionResponse  # noqa: Y015
+
+@_typing.final
+class RekeyKeyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    provider: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        provider: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RekeyKeyRequest: _TypeAlias = RekeyKeyRequest  # noqa: Y015
+
+@_typing.final
+class RekeyKeyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def key(self) -> Global___KeyMetadata: ...
+    def __init__(
+        self,
+        *,
+        key: Global___KeyMetadata | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RekeyKeyResponse: _TypeAlias = RekeyKeyResponse  # noqa: Y015
+
+@_typing.final
+class DeleteTenantRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteTenantRequest: _TypeAlias = DeleteTenantRequest  # noqa: Y015
+
+@_typing.final
+class DeleteTenantResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_KEYS_FIELD_NUMBER: _builtins.int
+    SHRED_TIME_FIELD_NUMBER: _builtins.int
+    deleted_keys: _builtins.int
+    @_builtins.property
+    def shred_time(self) -> _timestamp_pb2.Timestamp:
+        """When the tenant's own KEK is destroyed; unset without one."""
+
+    def __init__(
+        self,
+        *,
+        deleted_keys: _builtins.int = ...,
+        shred_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shred_time", b"shred_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_keys", b"deleted_keys", "shred_time", b"shred_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteTenantResponse: _TypeAlias = DeleteTenantResponse  # noqa: Y015
+
+@_typing.final
+class AuditEvent(_message.Message):
+    """AuditEvent records one event; it never holds key material."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    CALLER_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    KEK_PROVIDER_FIELD_NUMBER: _builtins.int
+    KEK_KEY_NAME_FIELD_NUMBER: _builtins.int
+    KEK_VERSION_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    type: Global___AuditEventType.ValueType
+    tenant_id: _builtins.str
+    provider: _builtins.str
+    caller: _builtins.str
+    """The caller's certificate name, or the operator command."""
+    key_id: _builtins.str
+    kek_provider: _builtins.str
+    kek_key_name: _builtins.str
+    kek_version: _builtins.int
+    detail: _builtins.str
+    """A reason code, for example the error reason of a failed decrypt."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        type: Global___AuditEventType.ValueType = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        tenant_id: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        caller: _builtins.str = ...,
+        key_id: _builtins.str = ...,
+        kek_provider: _builtins.str = ...,
+        kek_key_name: _builtins.str = ...,
+        kek_version: _builtins.int = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "detail", b"detail", "kek_key_name", b"kek_key_name", "kek_provider", b"kek_provider", "kek_version", b"kek_version", "key_id", b"key_id", "provider", b"provider", "sequence", b"sequence", "tenant_id", b"tenant_id", "time", b"time", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    """Empty lists the events that concern no single tenant (KEK rotations)."""
+    page_size: _builtins.int
+    """1 to 500; 0 means 100."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsRequest: _TypeAlias = ListAuditEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEvent]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___AuditEvent] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015

@@ -59,6 +59,46 @@ class KeyVaultServiceStub:
                 request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.GetDecryptedKeyRequest.SerializeToString,
                 response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.GetDecryptedKeyResponse.FromString,
                 _registered_method=True)
+        self.UpdateKey = channel.unary_unary(
+                '/byok.keyvault.v1.KeyVaultService/UpdateKey',
+                request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.UpdateKeyRequest.SerializeToString,
+                response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.UpdateKeyResponse.FromString,
+                _registered_method=True)
+        self.ReportKeyRejected = channel.unary_unary(
+                '/byok.keyvault.v1.KeyVaultService/ReportKeyRejected',
+                request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ReportKeyRejectedRequest.SerializeToString,
+                response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ReportKeyRejectedResponse.FromString,
+                _registered_method=True)
+        self.RotateKek = channel.unary_unary(
+                '/byok.keyvault.v1.KeyVaultService/RotateKek',
+                request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RotateKekRequest.SerializeToString,
+                response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RotateKekResponse.FromString,
+                _registered_method=True)
+        self.RewrapKeys = channel.unary_unary(
+                '/byok.keyvault.v1.KeyVaultService/RewrapKeys',
+                request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RewrapKeysRequest.SerializeToString,
+                response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RewrapKeysResponse.FromString,
+                _registered_method=True)
+        self.SetMinDecryptionVersion = channel.unary_unary(
+                '/byok.keyvault.v1.KeyVaultService/SetMinDecryptionVersion',
+                request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.SetMinDecryptionVersionRequest.SerializeToString,
+                response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.SetMinDecryptionVersionResponse.FromString,
+                _registered_method=True)
+        self.RekeyKey = channel.unary_unary(
+                '/byok.keyvault.v1.KeyVaultService/RekeyKey',
+                request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RekeyKeyRequest.SerializeToString,
+                response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RekeyKeyResponse.FromString,
+                _registered_method=True)
+        self.DeleteTenant = channel.unary_unary(
+                '/byok.keyvault.v1.KeyVaultService/DeleteTenant',
+                request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.DeleteTenantRequest.SerializeToString,
+                response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.DeleteTenantResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/byok.keyvault.v1.KeyVaultService/ListAuditEvents',
+                request_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class KeyVaultServiceServicer:
@@ -94,7 +134,79 @@ class KeyVaultServiceServicer:
 
     def GetDecryptedKey(self, request, context):
         """GetDecryptedKey returns a tenant's key in clear. It is served only to
-        client certificates on the service's allow-list.
+        client certificates on the service's decrypt allow-list. A key that is
+        disabled, rejected by its provider or expired fails with
+        FAILED_PRECONDITION (reasons KEY_DISABLED, KEY_REJECTED_BY_PROVIDER,
+        KEY_EXPIRED): the tenant has a key, so callers must not fall back to
+        another one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateKey(self, request, context):
+        """UpdateKey changes a stored key's status (active or disabled) or expiry
+        date without replacing the key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportKeyRejected(self, request, context):
+        """ReportKeyRejected marks a key the provider refused (for example HTTP 401),
+        so it is not used again until the tenant saves a new key or the platform
+        re-activates it. Served to the decrypt allow-list only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateKek(self, request, context):
+        """The calls below are served only to the operator allow-list.
+
+        RotateKek adds a version to every key-encryption key in use, then
+        re-wraps the stored data keys still on older versions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RewrapKeys(self, request, context):
+        """RewrapKeys re-wraps stored data keys that are not on their KEK's latest
+        version, without rotating: it resumes an interrupted or partly failed
+        rotation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetMinDecryptionVersion(self, request, context):
+        """SetMinDecryptionVersion retires the KEK versions below the given one. It
+        fails with FAILED_PRECONDITION (ROWS_BELOW_VERSION) while any stored data
+        key is still wrapped by such a version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RekeyKey(self, request, context):
+        """RekeyKey re-encrypts one stored key under a new data key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTenant(self, request, context):
+        """DeleteTenant deletes every key of a tenant at once. With per-tenant KEKs
+        the tenant's KEK is destroyed after a grace period, which makes every
+        copy of its keys (database backups included) unreadable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """ListAuditEvents lists what happened to a tenant's keys, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,6 +234,46 @@ def add_KeyVaultServiceServicer_to_server(servicer, server):
                     servicer.GetDecryptedKey,
                     request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.GetDecryptedKeyRequest.FromString,
                     response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.GetDecryptedKeyResponse.SerializeToString,
+            ),
+            'UpdateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateKey,
+                    request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.UpdateKeyRequest.FromString,
+                    response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.UpdateKeyResponse.SerializeToString,
+            ),
+            'ReportKeyRejected': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportKeyRejected,
+                    request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ReportKeyRejectedRequest.FromString,
+                    response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ReportKeyRejectedResponse.SerializeToString,
+            ),
+            'RotateKek': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateKek,
+                    request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RotateKekRequest.FromString,
+                    response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RotateKekResponse.SerializeToString,
+            ),
+            'RewrapKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.RewrapKeys,
+                    request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RewrapKeysRequest.FromString,
+                    response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RewrapKeysResponse.SerializeToString,
+            ),
+            'SetMinDecryptionVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMinDecryptionVersion,
+                    request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.SetMinDecryptionVersionRequest.FromString,
+                    response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.SetMinDecryptionVersionResponse.SerializeToString,
+            ),
+            'RekeyKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RekeyKey,
+                    request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RekeyKeyRequest.FromString,
+                    response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RekeyKeyResponse.SerializeToString,
+            ),
+            'DeleteTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTenant,
+                    request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.DeleteTenantRequest.FromString,
+                    response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.DeleteTenantResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -237,6 +389,222 @@ class KeyVaultService:
             '/byok.keyvault.v1.KeyVaultService/GetDecryptedKey',
             byok_dot_keyvault_dot_v1_dot_keyvault__pb2.GetDecryptedKeyRequest.SerializeToString,
             byok_dot_keyvault_dot_v1_dot_keyvault__pb2.GetDecryptedKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.keyvault.v1.KeyVaultService/UpdateKey',
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.UpdateKeyRequest.SerializeToString,
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.UpdateKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportKeyRejected(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.keyvault.v1.KeyVaultService/ReportKeyRejected',
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ReportKeyRejectedRequest.SerializeToString,
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ReportKeyRejectedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateKek(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.keyvault.v1.KeyVaultService/RotateKek',
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RotateKekRequest.SerializeToString,
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RotateKekResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RewrapKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.keyvault.v1.KeyVaultService/RewrapKeys',
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RewrapKeysRequest.SerializeToString,
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RewrapKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMinDecryptionVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.keyvault.v1.KeyVaultService/SetMinDecryptionVersion',
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.SetMinDecryptionVersionRequest.SerializeToString,
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.SetMinDecryptionVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RekeyKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.keyvault.v1.KeyVaultService/RekeyKey',
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RekeyKeyRequest.SerializeToString,
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.RekeyKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.keyvault.v1.KeyVaultService/DeleteTenant',
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.DeleteTenantRequest.SerializeToString,
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.DeleteTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.keyvault.v1.KeyVaultService/ListAuditEvents',
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ListAuditEventsRequest.SerializeToString,
+            byok_dot_keyvault_dot_v1_dot_keyvault__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

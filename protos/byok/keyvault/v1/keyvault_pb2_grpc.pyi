@@ -50,8 +50,46 @@ class KeyVaultServiceStub:
     """
     GetDecryptedKey: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.GetDecryptedKeyRequest, _keyvault_pb2.GetDecryptedKeyResponse]
     """GetDecryptedKey returns a tenant's key in clear. It is served only to
-    client certificates on the service's allow-list.
+    client certificates on the service's decrypt allow-list. A key that is
+    disabled, rejected by its provider or expired fails with
+    FAILED_PRECONDITION (reasons KEY_DISABLED, KEY_REJECTED_BY_PROVIDER,
+    KEY_EXPIRED): the tenant has a key, so callers must not fall back to
+    another one.
     """
+    UpdateKey: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.UpdateKeyRequest, _keyvault_pb2.UpdateKeyResponse]
+    """UpdateKey changes a stored key's status (active or disabled) or expiry
+    date without replacing the key.
+    """
+    ReportKeyRejected: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.ReportKeyRejectedRequest, _keyvault_pb2.ReportKeyRejectedResponse]
+    """ReportKeyRejected marks a key the provider refused (for example HTTP 401),
+    so it is not used again until the tenant saves a new key or the platform
+    re-activates it. Served to the decrypt allow-list only.
+    """
+    RotateKek: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.RotateKekRequest, _keyvault_pb2.RotateKekResponse]
+    """The calls below are served only to the operator allow-list.
+
+    RotateKek adds a version to every key-encryption key in use, then
+    re-wraps the stored data keys still on older versions.
+    """
+    RewrapKeys: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.RewrapKeysRequest, _keyvault_pb2.RewrapKeysResponse]
+    """RewrapKeys re-wraps stored data keys that are not on their KEK's latest
+    version, without rotating: it resumes an interrupted or partly failed
+    rotation.
+    """
+    SetMinDecryptionVersion: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.SetMinDecryptionVersionRequest, _keyvault_pb2.SetMinDecryptionVersionResponse]
+    """SetMinDecryptionVersion retires the KEK versions below the given one. It
+    fails with FAILED_PRECONDITION (ROWS_BELOW_VERSION) while any stored data
+    key is still wrapped by such a version.
+    """
+    RekeyKey: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.RekeyKeyRequest, _keyvault_pb2.RekeyKeyResponse]
+    """RekeyKey re-encrypts one stored key under a new data key."""
+    DeleteTenant: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.DeleteTenantRequest, _keyvault_pb2.DeleteTenantResponse]
+    """DeleteTenant deletes every key of a tenant at once. With per-tenant KEKs
+    the tenant's KEK is destroyed after a grace period, which makes every
+    copy of its keys (database backups included) unreadable.
+    """
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_keyvault_pb2.ListAuditEventsRequest, _keyvault_pb2.ListAuditEventsResponse]
+    """ListAuditEvents lists what happened to a tenant's keys, newest first."""
 
 @_typing.type_check_only
 class KeyVaultServiceAsyncStub(KeyVaultServiceStub):
@@ -75,8 +113,46 @@ class KeyVaultServiceAsyncStub(KeyVaultServiceStub):
     """
     GetDecryptedKey: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.GetDecryptedKeyRequest, _keyvault_pb2.GetDecryptedKeyResponse]  # type: ignore[assignment]
     """GetDecryptedKey returns a tenant's key in clear. It is served only to
-    client certificates on the service's allow-list.
+    client certificates on the service's decrypt allow-list. A key that is
+    disabled, rejected by its provider or expired fails with
+    FAILED_PRECONDITION (reasons KEY_DISABLED, KEY_REJECTED_BY_PROVIDER,
+    KEY_EXPIRED): the tenant has a key, so callers must not fall back to
+    another one.
     """
+    UpdateKey: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.UpdateKeyRequest, _keyvault_pb2.UpdateKeyResponse]  # type: ignore[assignment]
+    """UpdateKey changes a stored key's status (active or disabled) or expiry
+    date without replacing the key.
+    """
+    ReportKeyRejected: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.ReportKeyRejectedRequest, _keyvault_pb2.ReportKeyRejectedResponse]  # type: ignore[assignment]
+    """ReportKeyRejected marks a key the provider refused (for example HTTP 401),
+    so it is not used again until the tenant saves a new key or the platform
+    re-activates it. Served to the decrypt allow-list only.
+    """
+    RotateKek: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.RotateKekRequest, _keyvault_pb2.RotateKekResponse]  # type: ignore[assignment]
+    """The calls below are served only to the operator allow-list.
+
+    RotateKek adds a version to every key-encryption key in use, then
+    re-wraps the stored data keys still on older versions.
+    """
+    RewrapKeys: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.RewrapKeysRequest, _keyvault_pb2.RewrapKeysResponse]  # type: ignore[assignment]
+    """RewrapKeys re-wraps stored data keys that are not on their KEK's latest
+    version, without rotating: it resumes an interrupted or partly failed
+    rotation.
+    """
+    SetMinDecryptionVersion: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.SetMinDecryptionVersionRequest, _keyvault_pb2.SetMinDecryptionVersionResponse]  # type: ignore[assignment]
+    """SetMinDecryptionVersion retires the KEK versions below the given one. It
+    fails with FAILED_PRECONDITION (ROWS_BELOW_VERSION) while any stored data
+    key is still wrapped by such a version.
+    """
+    RekeyKey: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.RekeyKeyRequest, _keyvault_pb2.RekeyKeyResponse]  # type: ignore[assignment]
+    """RekeyKey re-encrypts one stored key under a new data key."""
+    DeleteTenant: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.DeleteTenantRequest, _keyvault_pb2.DeleteTenantResponse]  # type: ignore[assignment]
+    """DeleteTenant deletes every key of a tenant at once. With per-tenant KEKs
+    the tenant's KEK is destroyed after a grace period, which makes every
+    copy of its keys (database backups included) unreadable.
+    """
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_keyvault_pb2.ListAuditEventsRequest, _keyvault_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """ListAuditEvents lists what happened to a tenant's keys, newest first."""
 
 class KeyVaultServiceServicer(metaclass=_abc_1.ABCMeta):
     """KeyVaultService keeps tenants' LLM provider keys under envelope encryption.
@@ -121,7 +197,93 @@ class KeyVaultServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_keyvault_pb2.GetDecryptedKeyResponse, _abc.Awaitable[_keyvault_pb2.GetDecryptedKeyResponse]]:
         """GetDecryptedKey returns a tenant's key in clear. It is served only to
-        client certificates on the service's allow-list.
+        client certificates on the service's decrypt allow-list. A key that is
+        disabled, rejected by its provider or expired fails with
+        FAILED_PRECONDITION (reasons KEY_DISABLED, KEY_REJECTED_BY_PROVIDER,
+        KEY_EXPIRED): the tenant has a key, so callers must not fall back to
+        another one.
         """
+
+    @_abc_1.abstractmethod
+    def UpdateKey(
+        self,
+        request: _keyvault_pb2.UpdateKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keyvault_pb2.UpdateKeyResponse, _abc.Awaitable[_keyvault_pb2.UpdateKeyResponse]]:
+        """UpdateKey changes a stored key's status (active or disabled) or expiry
+        date without replacing the key.
+        """
+
+    @_abc_1.abstractmethod
+    def ReportKeyRejected(
+        self,
+        request: _keyvault_pb2.ReportKeyRejectedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keyvault_pb2.ReportKeyRejectedResponse, _abc.Awaitable[_keyvault_pb2.ReportKeyRejectedResponse]]:
+        """ReportKeyRejected marks a key the provider refused (for example HTTP 401),
+        so it is not used again until the tenant saves a new key or the platform
+        re-activates it. Served to the decrypt allow-list only.
+        """
+
+    @_abc_1.abstractmethod
+    def RotateKek(
+        self,
+        request: _keyvault_pb2.RotateKekRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keyvault_pb2.RotateKekResponse, _abc.Awaitable[_keyvault_pb2.RotateKekResponse]]:
+        """The calls below are served only to the operator allow-list.
+
+        RotateKek adds a version to every key-encryption key in use, then
+        re-wraps the stored data keys still on older versions.
+        """
+
+    @_abc_1.abstractmethod
+    def RewrapKeys(
+        self,
+        request: _keyvault_pb2.RewrapKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keyvault_pb2.RewrapKeysResponse, _abc.Awaitable[_keyvault_pb2.RewrapKeysResponse]]:
+        """RewrapKeys re-wraps stored data keys that are not on their KEK's latest
+        version, without rotating: it resumes an interrupted or partly failed
+        rotation.
+        """
+
+    @_abc_1.abstractmethod
+    def SetMinDecryptionVersion(
+        self,
+        request: _keyvault_pb2.SetMinDecryptionVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keyvault_pb2.SetMinDecryptionVersionResponse, _abc.Awaitable[_keyvault_pb2.SetMinDecryptionVersionResponse]]:
+        """SetMinDecryptionVersion retires the KEK versions below the given one. It
+        fails with FAILED_PRECONDITION (ROWS_BELOW_VERSION) while any stored data
+        key is still wrapped by such a version.
+        """
+
+    @_abc_1.abstractmethod
+    def RekeyKey(
+        self,
+        request: _keyvault_pb2.RekeyKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keyvault_pb2.RekeyKeyResponse, _abc.Awaitable[_keyvault_pb2.RekeyKeyResponse]]:
+        """RekeyKey re-encrypts one stored key under a new data key."""
+
+    @_abc_1.abstractmethod
+    def DeleteTenant(
+        self,
+        request: _keyvault_pb2.DeleteTenantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keyvault_pb2.DeleteTenantResponse, _abc.Awaitable[_keyvault_pb2.DeleteTenantResponse]]:
+        """DeleteTenant deletes every key of a tenant at once. With per-tenant KEKs
+        the tenant's KEK is destroyed after a grace period, which makes every
+        copy of its keys (database backups included) unreadable.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _keyvault_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keyvault_pb2.ListAuditEventsResponse, _abc.Awaitable[_keyvault_pb2.ListAuditEventsResponse]]:
+        """ListAuditEvents lists what happened to a tenant's keys, newest first."""
 
 def add_KeyVaultServiceServicer_to_server(servicer: KeyVaultServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
