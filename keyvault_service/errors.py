@@ -29,7 +29,8 @@
     │   ├── KekMisconfigured       the KEK is missing or not a derived key
     │   └── KekMismatch            a row is wrapped by a KEK we do not hold
     └── StartupError               the service must not start
-        ├── KeyringError           the local keyring is unsafe or malformed
+        ├── KeyringError           the local keyring is unsafe, malformed or not
+        │                          the one stored keys were wrapped with
         └── MigrationError         the schema cannot be brought up to date
 
 :data:`ERROR_TABLE` gives each class its status, ``ErrorInfo`` reason and, for

@@ -439,15 +439,20 @@ async def _run_once(
     url = settings.database_url.reveal()
     if not url:
         url = await start_embedded(state_dir() / "postgres")
-    await apply_migrations(url, timeout_s=settings.db_timeout_s)
-    async with (
-        KeyStore.open(url, 2, settings.db_timeout_s) as store,
-        open_keks(settings) as keks,
-    ):
-        rotation = Rotation(store, keks, settings.rewrap_batch_size, lambda _: None)
-        if args.resume:
-            return await rotation.rewrap(OPERATOR_CALLER, args.retire, args.batch_size)
-        return await rotation.rotate(OPERATOR_CALLER, args.retire, args.batch_size)
+    # The KEK first: a start it refuses leaves the database untouched.
+    async with open_keks(settings, url) as keks:
+        await apply_migrations(url, timeout_s=settings.db_timeout_s)
+        async with KeyStore.open(url, 2, settings.db_timeout_s) as store:
+            rotation = Rotation(
+                store, keks, settings.rewrap_batch_size, lambda _: None
+            )
+            if args.resume:
+                return await rotation.rewrap(
+                    OPERATOR_CALLER, args.retire, args.batch_size
+                )
+            return await rotation.rotate(
+                OPERATOR_CALLER, args.retire, args.batch_size
+            )
 
 
 __all__ = [

@@ -1,8 +1,9 @@
 """Starting and stopping KeyVault.
 
 :func:`serve_keyvault` brings the service up in a fixed order and refuses to
-serve when any step fails: schema migrations, the PostgreSQL pool, the KEK
-check (with the Vault login), the cache invalidation listener, then the mTLS
+serve when any step fails: the KEK check (with the Vault login, or the local
+keyring against the keys stored), schema migrations, the PostgreSQL pool,
+the cache invalidation listener, then the mTLS
 gRPC server (with health and reflection), and only then the SERVING health
 status. On exit it reports NOT_SERVING, gives in-flight RPCs a short grace,
 stops the shred sweeper and the listener, and closes the KEK client and the
@@ -59,15 +60,25 @@ async def serve_keyvault(
 
     ``clock`` drives the Vault token schedule; tests inject one.
     """
-    applied = await apply_migrations(database_url, timeout_s=settings.db_timeout_s)
-    if applied:
-        _log.info("schema migrated", applied=applied)
+    # The KEK first: a start it refuses leaves the database untouched.
+    async with open_keks(settings, database_url, clock) as keks:
+        applied = await apply_migrations(
+            database_url, timeout_s=settings.db_timeout_s
+        )
+        if applied:
+            _log.info("schema migrated", applied=applied)
+        async with _serving(settings, database_url, keks) as running:
+            yield running
 
+
+@asynccontextmanager
+async def _serving(
+    settings: KeyVaultSettings, database_url: str, keks: KekSet
+) -> AsyncIterator[RunningKeyVault]:
     async with (
         KeyStore.open(
             database_url, settings.db_pool_max, settings.db_timeout_s
         ) as store,
-        open_keks(settings, clock) as keks,
         _listening(settings, database_url, keks) as (cache, listener),
     ):
         await store.register_kek(keks.provider, keks.default.key_name)

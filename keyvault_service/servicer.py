@@ -2,13 +2,16 @@
 
 Who may call what, by the caller certificate's common name:
 
-- any client of the service's CA: SaveKey, DeleteKey, ListProviders,
-  UpdateKey;
+- the operator allow-list (``KEYVAULT_ADMIN_ALLOWED_CLIENTS``): every call
+  that changes a key or reads custody records - SaveKey, DeleteKey,
+  UpdateKey, RotateKek, RewrapKeys, SetMinDecryptionVersion, RekeyKey,
+  DeleteTenant and ListAuditEvents;
 - the decrypt allow-list (``KEYVAULT_DECRYPT_ALLOWED_CLIENTS``):
   GetDecryptedKey and ReportKeyRejected;
-- the operator allow-list (``KEYVAULT_ADMIN_ALLOWED_CLIENTS``): RotateKek,
-  RewrapKeys, SetMinDecryptionVersion, RekeyKey, DeleteTenant and
-  ListAuditEvents.
+- either list: ListProviders, which shows metadata only.
+
+A certificate from the service's CA proves who the caller is, not what it
+may do: every other certificate is refused with ``PERMISSION_DENIED``.
 
 Allow-lists are checked before the request is validated, so a stranger
 learns nothing about tenant ids. Every RPC runs through :func:`_guarded`,
@@ -112,19 +115,20 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
         self._admin_allowed = frozenset(admin_allowed)
         self._expiry_window = expiry_window
 
-    # -- any client ----------------------------------------------------------
+    # -- operator allow-list: keys ------------------------------------------
 
     @_guarded
     async def SaveKey(
         self, request: pb.SaveKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.SaveKeyResponse:
+        caller = self._authorise_admin(context)
         tenant, provider = _tenant_and_provider(request)
         api_key = validation.api_key(request.api_key)
         expires_at = None
         if request.HasField("expire_time"):
             expires_at = messages.moment(request.expire_time, "expire_time")
         metadata, created = await self._keys.save(
-            tenant, provider, api_key, expires_at, _caller(context)
+            tenant, provider, api_key, expires_at, caller
         )
         annotate(created=created, kek_version=metadata.kek_version)
         return pb.SaveKeyResponse(key=self._metadata(metadata), created=created)
@@ -133,8 +137,9 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def DeleteKey(
         self, request: pb.DeleteKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteKeyResponse:
+        caller = self._authorise_admin(context)
         tenant, provider = _tenant_and_provider(request)
-        deleted = await self._keys.delete(tenant, provider, _caller(context))
+        deleted = await self._keys.delete(tenant, provider, caller)
         annotate(deleted=deleted)
         return pb.DeleteKeyResponse(deleted=deleted)
 
@@ -142,6 +147,11 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def ListProviders(
         self, request: pb.ListProvidersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListProvidersResponse:
+        self._authorise(
+            context,
+            self._admin_allowed | self._decrypt_allowed,
+            "caller is on neither the operator nor the decrypt allow-list",
+        )
         tenant = validation.tenant_id(request.tenant_id)
         annotate(tenant=tenant)
         window = self._expiry_window
@@ -162,6 +172,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def UpdateKey(
         self, request: pb.UpdateKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateKeyResponse:
+        caller = self._authorise_admin(context)
         tenant, provider = _tenant_and_provider(request)
         status = None
         if request.status != pb.KEY_STATUS_UNSPECIFIED:
@@ -179,7 +190,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
             expires_at = None
         annotate(key_status=status or "unchanged")
         metadata = await self._keys.update(
-            tenant, provider, status, expires_at, _caller(context)
+            tenant, provider, status, expires_at, caller
         )
         return pb.UpdateKeyResponse(key=self._metadata(metadata))
 
@@ -214,7 +225,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
         annotate(marked=marked)
         return pb.ReportKeyRejectedResponse(marked=marked)
 
-    # -- operator allow-list -------------------------------------------------
+    # -- operator allow-list: custody -----------------------------------------
 
     @_guarded
     async def RotateKek(
@@ -322,11 +333,18 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
         raise CallerNotAllowed("caller is not on the decrypt allow-list")
 
     def _authorise_admin(self, context: grpc.aio.ServicerContext) -> str:
+        return self._authorise(
+            context, self._admin_allowed, "caller is not on the operator allow-list"
+        )
+
+    def _authorise(
+        self, context: grpc.aio.ServicerContext, allow_list: Set[str], refusal: str
+    ) -> str:
         identities = peer_identities(context)
-        allowed = identities & self._admin_allowed
+        allowed = identities & allow_list
         annotate(caller=sorted(allowed or identities))
         if not allowed:
-            raise CallerNotAllowed("caller is not on the operator allow-list")
+            raise CallerNotAllowed(refusal)
         return sorted(allowed)[0]
 
     async def _record_denied(

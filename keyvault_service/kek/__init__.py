@@ -1,7 +1,8 @@
 """Key-encryption key providers: ``local`` (keyring file) and ``vault`` (transit).
 
 :func:`open_keks` builds the configured provider and proves, before the
-service answers anyone, that it wraps, unwraps and isolates contexts. The
+service answers anyone or migrates its schema, that it holds the KEKs stored
+keys need (:mod:`.stored`), wraps, unwraps and isolates contexts. The
 :class:`~.keks.KekSet` it yields picks the KEK of each tenant: the shared
 one, or with ``KEYVAULT_TENANT_KEKS=true`` a KEK per tenant that deleting
 the tenant destroys.
@@ -18,6 +19,7 @@ from keyvault_service.errors import KekMisconfigured, KeyUnreadable
 from keyvault_service.kek.base import KekProvider, KeyInfo, WrappedKey
 from keyvault_service.kek.keks import KekSet
 from keyvault_service.kek.local import LocalKek
+from keyvault_service.kek.stored import local_kek_versions, require_keyring_covers
 from keyvault_service.kek.transit import TransitKek, VaultSession
 from keyvault_service.kek.vault_auth import Clock
 
@@ -78,7 +80,8 @@ def build_keks(settings: KeyVaultSettings, clock: Clock | None = None) -> KekSet
             close=session.aclose,
         )
 
-    local = LocalKek(settings.local_keyring)
+    # Created by open_keks, once it knows no stored key needs another.
+    local = LocalKek(settings.local_keyring, create=False)
     folder = settings.local_keyring.parent / _LOCAL_TENANT_DIR
     prefix = f"{local.key_name}/tenant/"
     return KekSet(
@@ -92,16 +95,28 @@ def build_keks(settings: KeyVaultSettings, clock: Clock | None = None) -> KekSet
 
 @asynccontextmanager
 async def open_keks(
-    settings: KeyVaultSettings, clock: Clock | None = None
+    settings: KeyVaultSettings, database_url: str, clock: Clock | None = None
 ) -> AsyncIterator[KekSet]:
-    """The configured KEKs, checked; closed when the block ends."""
+    """The configured KEKs, checked; closed when the block ends.
+
+    ``database_url`` is only read, to learn which local KEKs stored keys
+    were wrapped with; a database without the schema holds none.
+    """
     keks = build_keks(settings, clock)
     try:
+        if isinstance(keks.default, LocalKek):
+            await _open_keyring(keks.default, database_url, settings.db_timeout_s)
         await keks.default.check()
         await verify_isolation(keks.default)
         yield keks
     finally:
         await keks.aclose()
+
+
+async def _open_keyring(kek: LocalKek, database_url: str, timeout_s: float) -> None:
+    stored = await local_kek_versions(database_url, timeout_s)
+    require_keyring_covers(kek.path, kek.key_name, kek.versions, stored)
+    await kek.ensure()
 
 
 async def verify_isolation(kek: KekProvider) -> None:

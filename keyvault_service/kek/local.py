@@ -43,19 +43,22 @@ TAG_BYTES = 16
 class LocalKek(KekProvider):
     name = "local"
 
-    def __init__(self, path: Path, key_name: str | None = None) -> None:
-        """The keyring at ``path``, created on first start.
+    def __init__(
+        self, path: Path, key_name: str | None = None, *, create: bool = True
+    ) -> None:
+        """The keyring at ``path``, created here unless named or ``create`` is off.
 
         A named keyring (a tenant's) is only read here; :meth:`ensure`
         creates it, so reading after :meth:`destroy` never brings it back.
         """
-        self._path = path
-        if key_name is None:
+        self.path = path
+        if key_name is None and create:
             self._keyring = keyring_file.load_or_create(path)
         elif path.exists():
             self._keyring = keyring_file.load(path)
         else:
-            self._keyring = keyring_file.Keyring(key_name, 1, {}, {})
+            name = key_name or keyring_file.DEFAULT_NAME
+            self._keyring = keyring_file.Keyring(name, 1, {}, {})
         self.key_name = self._keyring.name
         self._loaded_stamp = self._stamp()
         self._changing = asyncio.Lock()
@@ -106,7 +109,7 @@ class LocalKek(KekProvider):
         async with self._changing:
             await self.refresh()
             rotated = self._keyring.with_new_version()
-            await asyncio.to_thread(keyring_file.save, self._path, rotated)
+            await asyncio.to_thread(keyring_file.save, self.path, rotated)
             self._keyring = rotated
             self._loaded_stamp = self._stamp()
         return await self.key_info()
@@ -120,10 +123,15 @@ class LocalKek(KekProvider):
                 raise KekMisconfigured(
                     f"KEK {self.key_name} has no version {version}"
                 ) from None
-            await asyncio.to_thread(keyring_file.save, self._path, changed)
+            await asyncio.to_thread(keyring_file.save, self.path, changed)
             self._keyring = changed
             self._loaded_stamp = self._stamp()
         return await self.key_info()
+
+    @property
+    def versions(self) -> frozenset[int]:
+        """The versions held; empty when no keyring file has been read."""
+        return frozenset(self._keyring.versions)
 
     async def key_info(self) -> KeyInfo:
         return KeyInfo(
@@ -143,7 +151,7 @@ class LocalKek(KekProvider):
             return
         async with self._changing:
             self._keyring = await asyncio.to_thread(
-                keyring_file.load_or_create, self._path, self.key_name
+                keyring_file.load_or_create, self.path, self.key_name
             )
             self._loaded_stamp = self._stamp()
 
@@ -151,14 +159,14 @@ class LocalKek(KekProvider):
         # An unlinked file's blocks may survive on disk until overwritten;
         # what matters is that no copy of the keyring stays readable here.
         with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(self._path.unlink)
+            await asyncio.to_thread(self.path.unlink)
         self._keyring = keyring_file.Keyring(self.key_name, 1, {}, {})
         self._loaded_stamp = None
 
     async def refresh(self) -> None:
         stamp = self._stamp()
         try:
-            self._keyring = await asyncio.to_thread(keyring_file.load, self._path)
+            self._keyring = await asyncio.to_thread(keyring_file.load, self.path)
         except (FileNotFoundError, KeyringError):
             # Destroyed, or half-written by hand: keep what was last read.
             return
@@ -169,7 +177,7 @@ class LocalKek(KekProvider):
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
-            status = self._path.stat()
+            status = self.path.stat()
         except FileNotFoundError:
             return None
         return status.st_mtime_ns, status.st_ino

@@ -17,6 +17,9 @@ from tests.keyvault.conftest import TEST_TRANSIT_KEY, vault_overrides
 from tests.keyvault.proxy import tcp_proxy
 from tests.support.keyvault import keyvault_server, keyvault_stub
 
+# One stub both saves and reads: generation may save in these tests.
+SAVES_AND_READS = {"KEYVAULT_ADMIN_ALLOWED_CLIENTS": "platform,generation"}
+
 
 def retry_delay_s(error: grpc.aio.AioRpcError) -> float | None:
     status = rpc_status.from_call(error)
@@ -54,7 +57,9 @@ async def test_vault_down_is_unavailable_with_retry_info_and_recovers(
     async with tcp_proxy("127.0.0.1", address_port(vault.address)) as proxy:
         overrides = vault_overrides(vault, VAULT_ADDR=f"http://127.0.0.1:{proxy.port}")
         async with (
-            keyvault_server(pki, database_url, **overrides) as running,
+            keyvault_server(
+                pki, database_url, **overrides, **SAVES_AND_READS
+            ) as running,
             keyvault_stub(pki, running, identity="generation") as stub,
         ):
             await stub.SaveKey(
@@ -126,7 +131,8 @@ async def test_a_revoked_vault_token_is_unavailable_and_never_echoed(
 
     async with (
         keyvault_server(
-            pki, database_url, **vault_overrides(vault, VAULT_TOKEN=token)
+            pki, database_url, **vault_overrides(vault, VAULT_TOKEN=token),
+            **SAVES_AND_READS,
         ) as running,
         keyvault_stub(pki, running, identity="generation") as stub,
     ):
@@ -150,7 +156,8 @@ async def test_database_down_is_unavailable_with_retry_info_and_recovers(
     key = sentinels.new()
     async with (
         tcp_proxy("127.0.0.1", address_port(database_url)) as proxy, keyvault_server(
-            pki, through(database_url, proxy.port), KEYVAULT_DB_TIMEOUT_S="1"
+            pki, through(database_url, proxy.port), KEYVAULT_DB_TIMEOUT_S="1",
+            **SAVES_AND_READS,
         ) as running,
         keyvault_stub(pki, running, identity="generation") as stub,
     ):

@@ -147,6 +147,12 @@ INVALID_REQUESTS = [
     pytest.param("acme", "openai", "x" * 20 + "\n", "api_key", id="trailing newline"),
     pytest.param("acme", "openai", "x" * 4097, "api_key", id="4097-char key"),
     pytest.param("acme", "openai", "xxxx\r\nX-Evil: 1", "api_key", id="header split"),
+    pytest.param("acme", "openai", "sk-SENTINEL-\u200b-zwsp", "api_key", id="zwsp"),
+    pytest.param("acme", "openai", "é", "api_key", id="latin letter"),
+    pytest.param("acme", "openai", "sk-x\u0085yz", "api_key", id="next line"),
+    pytest.param("acme", "openai", "sk-x\u2028yz", "api_key", id="line separator"),
+    pytest.param("acme", "openai", "sk-x yz", "api_key", id="inner space"),
+    pytest.param("acme", "openai", "sk-x\tyz", "api_key", id="inner tab"),
 ]
 
 
@@ -198,6 +204,39 @@ async def test_a_key_pasted_into_another_field_is_never_echoed(
     assert sentinels.leaks_in(captured_logs.text) == []
 
 
+@pytest.mark.parametrize(
+    "outside", ["\u200b", "é", "\u0085", "\u2028", "\u00a0", "\U0001f511", " "]
+)
+async def test_a_key_outside_printable_ascii_is_refused_without_echoing_it(
+    pki, keyvault, tenant, sentinels, captured_logs: CapturedLogs, outside
+):
+    key = sentinels.new()
+    half = len(key) // 2
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await save(pki, keyvault, tenant, "openai", key[:half] + outside + key[half:])
+
+    error = raised.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(error).reason == "INVALID_API_KEY"
+    assert error.details() == (
+        "api_key must be printable ASCII (0x21 to 0x7E): no spaces, "
+        "control or non-ASCII characters"
+    )
+    assert sentinels.leaks_in(str(error)) == []
+    assert sentinels.leaks_in(captured_logs.text) == []
+
+
+async def test_every_printable_ascii_character_is_accepted_in_a_key(
+    pki, keyvault, tenant
+):
+    key = "".join(chr(code) for code in range(0x21, 0x7F))
+
+    await save(pki, keyvault, tenant, "openai", key)
+
+    assert (await reveal(pki, keyvault, tenant, "openai")).api_key == key
+
+
 @pytest.mark.parametrize("identity", ["platform", "intruder"])
 async def test_only_allow_listed_certificates_may_decrypt(
     pki, keyvault, tenant, sentinels, identity
@@ -222,14 +261,18 @@ async def test_only_allow_listed_certificates_may_decrypt(
     assert invalid.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-@pytest.mark.parametrize("identity", ["platform", "intruder", "generation"])
-async def test_any_authenticated_client_may_save_list_and_delete(
-    pki, keyvault, tenant, sentinels, identity
+async def test_the_operator_may_save_update_list_and_delete(
+    pki, keyvault, tenant, sentinels
 ):
-    async with keyvault_stub(pki, keyvault, identity=identity) as stub:
+    async with keyvault_stub(pki, keyvault, identity="platform") as stub:
         saved = await stub.SaveKey(
             pb.SaveKeyRequest(
                 tenant_id=tenant, provider="qwen", api_key=sentinels.new()
+            )
+        )
+        updated = await stub.UpdateKey(
+            pb.UpdateKeyRequest(
+                tenant_id=tenant, provider="qwen", status=pb.KEY_STATUS_DISABLED
             )
         )
         listed = await stub.ListProviders(pb.ListProvidersRequest(tenant_id=tenant))
@@ -238,8 +281,77 @@ async def test_any_authenticated_client_may_save_list_and_delete(
         )
 
     assert saved.created
+    assert updated.key.status == pb.KEY_STATUS_DISABLED
     assert [k.provider for k in listed.keys] == ["qwen"]
     assert deleted.deleted
+
+
+WRITES = {
+    "SaveKey": lambda tenant: pb.SaveKeyRequest(
+        tenant_id=tenant, provider="openai", api_key="sk-overwritten-by-intruder"
+    ),
+    "DeleteKey": lambda tenant: pb.DeleteKeyRequest(
+        tenant_id=tenant, provider="openai"
+    ),
+    "UpdateKey": lambda tenant: pb.UpdateKeyRequest(
+        tenant_id=tenant, provider="openai", status=pb.KEY_STATUS_DISABLED
+    ),
+}
+
+
+@pytest.mark.parametrize("rpc", sorted(WRITES))
+@pytest.mark.parametrize("identity", ["generation", "keyvault", "intruder"])
+async def test_only_the_operator_may_change_a_tenants_key(
+    pki, keyvault, tenant, sentinels, db, identity, rpc
+):
+    key = sentinels.new()
+    await save(pki, keyvault, tenant, "openai", key)
+    before = await db.fetchrow(
+        "SELECT id, ciphertext, status, generation FROM provider_keys"
+        " WHERE tenant_id = $1",
+        tenant,
+    )
+
+    async with keyvault_stub(pki, keyvault, identity=identity) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await getattr(stub, rpc)(WRITES[rpc](tenant))
+        # Refused before validation, so a stranger cannot probe tenant ids.
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await getattr(stub, rpc)(WRITES[rpc]("not a tenant"))
+
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(raised.value).reason == "CALLER_NOT_ALLOWED"
+    assert invalid.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    after = await db.fetchrow(
+        "SELECT id, ciphertext, status, generation FROM provider_keys"
+        " WHERE tenant_id = $1",
+        tenant,
+    )
+    assert after == before
+    assert (await reveal(pki, keyvault, tenant, "openai")).api_key == key
+
+
+@pytest.mark.parametrize(
+    ("identity", "allowed"),
+    [("platform", True), ("generation", True), ("keyvault", False),
+     ("intruder", False)],
+)
+async def test_listing_is_for_the_operator_and_decrypt_clients_only(
+    pki, keyvault, tenant, sentinels, identity, allowed
+):
+    await save(pki, keyvault, tenant, "openai", sentinels.new())
+
+    async with keyvault_stub(pki, keyvault, identity=identity) as stub:
+        request = pb.ListProvidersRequest(tenant_id=tenant)
+        if allowed:
+            listed = await stub.ListProviders(request)
+            assert [k.provider for k in listed.keys] == ["openai"]
+            return
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.ListProviders(request)
+
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(raised.value).reason == "CALLER_NOT_ALLOWED"
 
 
 async def test_no_plaintext_key_is_stored_in_any_column_of_any_table(

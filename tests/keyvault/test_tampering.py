@@ -14,11 +14,19 @@ from byok.keyvault.v1 import keyvault_pb2 as pb
 
 from shared.rpc import error_info
 from tests.support.keyvault import keyvault_stub
+from tests.support.postgres import scratch_database
 
 ENVELOPE_COLUMNS = (
     "id", "format_version", "ciphertext", "wrapped_key",
     "kek_provider", "kek_key_name", "kek_version",
 )
+
+
+@pytest.fixture(scope="module")
+async def database_url():
+    """A database of the module's own: the rows it edits stay edited."""
+    async with scratch_database() as url:
+        yield url
 
 
 async def save(pki, running, tenant, provider, key):

@@ -74,7 +74,13 @@ def approle_session(vault, role, clock=None, timeout_s: float = 5) -> VaultSessi
 
 def approle_overrides(vault, role, **extra: str) -> dict[str, str]:
     # No data-key cache: every read must reach Vault with the current token.
-    settings = {**role.settings(), "KEYVAULT_DK_CACHE_MAX_AGE_S": "0", **extra}
+    # One stub both saves and reads, so generation may save here too.
+    settings = {
+        **role.settings(),
+        "KEYVAULT_DK_CACHE_MAX_AGE_S": "0",
+        "KEYVAULT_ADMIN_ALLOWED_CLIENTS": "platform,generation",
+        **extra,
+    }
     return vault_overrides(vault, **settings)
 
 

@@ -10,19 +10,23 @@
 for example ``KEK_PROVIDER="vault"`` or
 ``KEYVAULT_DECRYPT_ALLOWED_CLIENTS="generation,platform"``. By default it
 listens on 127.0.0.1:0 with KeyVault's test certificate, allows only
-``generation`` to decrypt and ``platform`` the operator calls, and keeps a
-fresh local keyring in a temporary directory that is removed afterwards.
+``generation`` to decrypt and ``platform`` the operator calls, and keeps its
+state in a temporary directory that is removed afterwards. Its local keyring
+is one per database for the whole test run: KeyVault refuses to start on a
+new keyring while the database holds keys wrapped by another.
 ``clock`` is handed to the server to drive the Vault token schedule.
 """
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import grpc
 from byok.keyvault.v1 import keyvault_pb2_grpc
@@ -58,6 +62,20 @@ def keyvault_settings(pki: Pki, state: Path, **overrides: str) -> KeyVaultSettin
     return KeyVaultSettings.from_env(keyvault_env(pki, state, **overrides))
 
 
+_KEYRINGS: dict[str, Path] = {}
+
+
+def shared_keyring(database_url: str) -> Path:
+    """The local keyring every server on ``database_url`` uses by default."""
+    # By database name: a test may reach the same database through a proxy.
+    database = urlsplit(database_url).path
+    if database not in _KEYRINGS:
+        folder = Path(tempfile.mkdtemp(prefix="byok-keyring-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _KEYRINGS[database] = folder / "keyring.json"
+    return _KEYRINGS[database]
+
+
 @asynccontextmanager
 async def keyvault_server(
     pki: Pki, database_url: str, clock: Clock | None = None, **overrides: str
@@ -65,7 +83,8 @@ async def keyvault_server(
     """Run the real service until the block ends."""
     state = Path(tempfile.mkdtemp(prefix="byok-keyvault-"))
     try:
-        settings = keyvault_settings(pki, state, **overrides)
+        keyring = {"KEK_LOCAL_KEYRING": str(shared_keyring(database_url))}
+        settings = keyvault_settings(pki, state, **{**keyring, **overrides})
         async with serve_keyvault(settings, database_url, clock) as running:
             yield running
     finally:
