@@ -35,6 +35,8 @@ passes its URL to the server itself.
 ``KEYVAULT_DB_POOL_MAX``             PostgreSQL connections per replica
 ``KEYVAULT_DB_TIMEOUT_S``            budget of each PostgreSQL statement
 ``KEYVAULT_SHUTDOWN_GRACE_S``        time in-flight RPCs get on shutdown
+``KEYVAULT_MAX_CONCURRENT_RPCS``     RPCs served at once; past it, callers get
+                                     ``RESOURCE_EXHAUSTED`` at once
 ===================================  ============================================
 """
 
@@ -79,6 +81,10 @@ DEFAULT_SHRED_SWEEP_S = 60.0
 DEFAULT_DB_POOL_MAX = 10
 DEFAULT_DB_TIMEOUT_S = 5.0
 DEFAULT_SHUTDOWN_GRACE_S = 2.0
+# Well above what one process serves within its deadlines on two cores; the
+# limit is there to refuse a flood at once rather than queue it for gRPC to
+# cancel 30 s later without a word.
+DEFAULT_MAX_CONCURRENT_RPCS = 1000
 
 KekProviderName = Literal["local", "vault"]
 VaultAuthMethod = Literal["token", "approle"]
@@ -115,6 +121,7 @@ class KeyVaultSettings:
     db_pool_max: int
     db_timeout_s: float
     shutdown_grace_s: float
+    max_concurrent_rpcs: int = DEFAULT_MAX_CONCURRENT_RPCS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KeyVaultSettings:
@@ -185,6 +192,9 @@ class KeyVaultSettings:
             shutdown_grace_s=env_float(
                 env, "KEYVAULT_SHUTDOWN_GRACE_S", DEFAULT_SHUTDOWN_GRACE_S
             ),
+            max_concurrent_rpcs=env_int(
+                env, "KEYVAULT_MAX_CONCURRENT_RPCS", DEFAULT_MAX_CONCURRENT_RPCS
+            ),
         )
         settings.validate()
         return settings
@@ -211,6 +221,7 @@ class KeyVaultSettings:
             ("KEYVAULT_DB_POOL_MAX", self.db_pool_max),
             ("KEYVAULT_DK_CACHE_MAX_USES", self.dk_cache_max_uses),
             ("KEYVAULT_DK_CACHE_MAX_ENTRIES", self.dk_cache_max_entries),
+            ("KEYVAULT_MAX_CONCURRENT_RPCS", self.max_concurrent_rpcs),
         ):
             if count < 1:
                 raise SettingsError(f"{name} must be at least 1")

@@ -4,6 +4,15 @@ Every asyncpg failure is translated by :func:`translated`: unreachable or
 overloaded means :class:`StorageUnavailable` (retry later), anything else
 :class:`StorageError`. Messages keep the SQLSTATE and drop the server's
 text, which may quote row values.
+
+Pooled connections are handed back without asyncpg's reset query (advisory
+unlock, ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``): it is a round trip on
+every release, and a key read releases on every statement. That is safe
+because no pooled connection keeps session state: the ``LISTEN`` of
+:mod:`keyvault_service.invalidation` and the migration lock have dedicated
+connections, nothing runs ``SET`` outside a transaction, and the rotation
+lock is released before its connection goes back, or the connection is
+closed. asyncpg still rolls back a transaction left open.
 """
 
 from __future__ import annotations
@@ -42,6 +51,10 @@ def translated() -> Iterator[None]:
         raise StorageError(f"PostgreSQL client failed ({type(exc).__name__})") from None
 
 
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Skip the reset query; see the module docstring for why that is safe."""
+
+
 @asynccontextmanager
 async def open_pool(
     database_url: str, max_size: int, timeout_s: float
@@ -54,6 +67,7 @@ async def open_pool(
             command_timeout=timeout_s,
             timeout=timeout_s,
             server_settings={"application_name": "byok-keyvault"},
+            reset=_keep_session,
         )
     try:
         yield pool

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import asyncpg
 import structlog
 
 from keyvault_service import audit
@@ -351,12 +352,23 @@ class Rotation:
             try:
                 yield
             finally:
-                with translated():
-                    await connection.execute(
-                        "SELECT pg_advisory_unlock($1)", ROTATION_LOCK_ID
-                    )
+                await _unlock(connection)
         finally:
             await self._store.pool.release(connection)
+
+
+async def _unlock(connection: asyncpg.Connection) -> None:
+    # The pool hands connections back without a reset, so a lock that could
+    # not be released must not go back with its connection: closing the
+    # connection is what releases it then.
+    try:
+        with translated():
+            await connection.execute(
+                "SELECT pg_advisory_unlock($1)", ROTATION_LOCK_ID
+            )
+    except BaseException:
+        connection.terminate()
+        raise
 
 
 def _report(info: KeyInfo, remaining: int = 0) -> KekReport:

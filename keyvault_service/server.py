@@ -105,6 +105,7 @@ async def _serving(
             lambda srv: keyvault_pb2_grpc.add_KeyVaultServiceServicer_to_server(
                 servicer, srv
             ),
+            max_concurrent_rpcs=settings.max_concurrent_rpcs,
         )
         await server.start()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -208,6 +209,33 @@ async def test_a_hung_database_fails_the_call_within_the_statement_timeout(
     assert failure.code() == grpc.StatusCode.UNAVAILABLE
     assert error_info(failure).reason == "STORAGE_UNAVAILABLE"
     assert elapsed < 2.5
+
+
+async def test_calls_past_the_concurrency_limit_are_refused_at_once(
+    pki, database_url, tenant
+):
+    async with (
+        tcp_proxy("127.0.0.1", address_port(database_url)) as proxy, keyvault_server(
+            pki, through(database_url, proxy.port), KEYVAULT_DB_TIMEOUT_S="2",
+            KEYVAULT_MAX_CONCURRENT_RPCS="1",
+        ) as running,
+        keyvault_stub(pki, running) as stub,
+    ):
+        proxy.black_hole = True
+        await proxy.cut()
+        await proxy.restore()
+        listing = pb.ListProvidersRequest(tenant_id=tenant)
+        stuck = asyncio.ensure_future(stub.ListProviders(listing))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        refused = await failure_of(stub.ListProviders(listing))
+        elapsed = time.monotonic() - started
+        held = await failure_of(stuck)
+
+    assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert elapsed < 1.0
+    assert held.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_info(held).reason == "STORAGE_UNAVAILABLE"
 
 
 async def test_a_caller_deadline_ends_a_call_stuck_on_vault(

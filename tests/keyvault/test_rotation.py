@@ -203,6 +203,31 @@ async def test_a_rotation_already_running_elsewhere_is_refused(
     assert error_info(raised.value).reason == "ROTATION_IN_PROGRESS"
 
 
+async def test_a_finished_rotation_leaves_no_lock_on_a_pooled_connection(
+    pki, fresh_database_url, own_kek, db_of
+):
+    db = await db_of(fresh_database_url)
+    async with (
+        keyvault_server(pki, fresh_database_url, **own_kek) as kv,
+        keyvault_stub(pki, kv) as admin,
+    ):
+        await admin.RotateKek(pb.RotateKekRequest())
+        # The pool hands connections back without a reset: the lock must
+        # have been released by the rotation itself.
+        held = await db.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+            " WHERE l.locktype = 'advisory' AND a.application_name = $1",
+            "byok-keyvault",
+        )
+        taken = await db.fetchval("SELECT pg_try_advisory_lock($1)", ROTATION_LOCK_ID)
+        await db.execute("SELECT pg_advisory_unlock($1)", ROTATION_LOCK_ID)
+        again = await admin.RotateKek(pb.RotateKekRequest())
+
+    assert held == 0
+    assert taken is True
+    assert len(again.keks) == 1
+
+
 @pytest.mark.parametrize("identity", ["generation", "intruder"])
 async def test_only_operators_may_rotate_rekey_or_delete_tenants(
     pki, keyvault, tenant, identity

@@ -39,6 +39,7 @@ def test_defaults_listen_on_loopback_with_a_local_keyring_under_the_state_dir():
     assert settings.rewrap_batch_size == 100
     assert settings.expiry_window_days == 30
     assert settings.shred_grace_s == 24 * 3600
+    assert settings.max_concurrent_rpcs == 1000
 
 
 def test_a_role_id_selects_approle_login():
@@ -64,6 +65,7 @@ def test_explicit_values_are_parsed():
         "VAULT_TRANSIT_MOUNT": "/kms/",
         "VAULT_TIMEOUT_S": "1.5",
         "VAULT_TRANSIT_CREATE_KEY": "true",
+        "KEYVAULT_MAX_CONCURRENT_RPCS": "64",
     })
 
     assert settings.listen == "127.0.0.1:0"
@@ -72,6 +74,7 @@ def test_explicit_values_are_parsed():
     assert settings.vault_transit_mount == "kms"
     assert settings.vault_timeout_s == 1.5
     assert settings.vault_transit_create_key is True
+    assert settings.max_concurrent_rpcs == 64
     assert settings.vault_token.reveal() == VAULT["VAULT_TOKEN"]
 
 
@@ -103,6 +106,7 @@ def test_settings_cannot_be_changed_after_start():
         ({"VAULT_TIMEOUT_S": "soon"}, "VAULT_TIMEOUT_S"),
         ({"VAULT_TIMEOUT_S": "0"}, "VAULT_TIMEOUT_S"),
         ({"KEYVAULT_DB_POOL_MAX": "0"}, "KEYVAULT_DB_POOL_MAX"),
+        ({"KEYVAULT_MAX_CONCURRENT_RPCS": "0"}, "KEYVAULT_MAX_CONCURRENT_RPCS"),
         ({"KEYVAULT_DECRYPT_ALLOWED_CLIENTS": " , "}, "ALLOWED_CLIENTS"),
         ({"VAULT_TRANSIT_CREATE_KEY": "maybe"}, "VAULT_TRANSIT_CREATE_KEY"),
         ({**VAULT, "VAULT_AUTH_METHOD": "ldap"}, "VAULT_AUTH_METHOD"),
