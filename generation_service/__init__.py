@@ -1,7 +1,10 @@
 """The Generation service: brand-checked marketing copy on the tenant's key.
 
-Per request it validates the input, resolves whose key pays (``keys``),
-streams every platform x variant through a provider adapter (``providers``,
-``variants``, ``fanout``) and checks each finished variant against the
-tenant's brand guide (``brand``). ``server.serve_generation`` runs it.
+Per request (``generate``) it validates the input, loads the tenant's policy
+(``policies``), works out the provider chain (``chain``), resolves whose key
+pays (``keys``), reserves the estimate against the tenant's limits
+(``limits``), streams every platform x variant concurrently (``fanout``,
+``variants``, ``calls``, ``providers``), checks and repairs each against the
+brand guide (``compliance``), and records every provider call with its usage
+and cost (``tally``, ``usage``, ``pricing``, ``store``). ``server`` runs it.
 """

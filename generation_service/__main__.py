@@ -7,7 +7,9 @@ import os
 import sys
 
 from generation_service.config import GenerationSettings
+from generation_service.errors import StoreError
 from generation_service.server import run_forever
+from generation_service.store.migrate import MigrationError
 from shared import logging as byok_logging
 from shared.settings import SettingsError
 
@@ -20,6 +22,9 @@ def main() -> int:
     except SettingsError as error:
         print(f"generation: {error}", file=sys.stderr)
         return 2
+    except (StoreError, MigrationError) as error:
+        print(f"generation: refusing to start: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

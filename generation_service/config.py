@@ -4,6 +4,14 @@ Precedence: an explicit argument to :meth:`GenerationSettings.from_env`'s
 mapping, else the ``DEFAULT_*`` constant here. Platform keys are
 ``SecretStr``; an empty one means the platform has no key for that provider.
 
+Each provider has a base URL (``{PREFIX}_BASE_URL``), a default model
+(``{PREFIX}_MODEL``) and optionally a model per content type
+(``{PREFIX}_MODEL_BLOG_POST`` and so on).
+
+Without ``GENERATION_DATABASE_URL`` the service keeps no usage records,
+enforces no budgets or rate limits and stores no tenant policies; limits
+configured without a database stop the start rather than go unenforced.
+
 The provider SDKs read more of the environment than their API key:
 ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, ``OPENAI_ADMIN_KEY`` and
 ``*_CUSTOM_HEADERS`` would be sent to every OpenAI-compatible host, whatever
@@ -14,9 +22,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
 
+from byok.generation.v1 import generation_pb2
+
+from generation_service.policy import Limits, PlatformFallback, SpendPeriod
 from shared.secrets import SecretStr
-from shared.settings import SettingsError, env_float, env_int, env_str, state_dir
+from shared.settings import (
+    SettingsError,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    state_dir,
+)
 from shared.tls import TlsFiles
 
 DEFAULT_LISTEN = "127.0.0.1:50052"
@@ -55,17 +77,36 @@ SDK_AMBIENT_VARIABLES = (
     "ANTHROPIC_CUSTOM_HEADERS",
 )
 
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+# Content type names as used in ``{PREFIX}_MODEL_{NAME}`` variables.
+CONTENT_TYPE_NAMES = {
+    value: name.removeprefix("CONTENT_TYPE_")
+    for name, value in generation_pb2.ContentType.items()
+    if value != generation_pb2.CONTENT_TYPE_UNSPECIFIED
+}
+
 DEFAULT_KEYVAULT_TIMEOUT_S = 2.0
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 # Longest silence between two chunks of a provider stream.
 DEFAULT_STREAM_IDLE_TIMEOUT_S = 30.0
 # Used when the caller set no deadline.
 DEFAULT_REQUEST_TIMEOUT_S = 120.0
-DEFAULT_MAX_ATTEMPTS = 2
+DEFAULT_MAX_ATTEMPTS = 3
+# First retry waits about this long (with jitter), doubling after that,
+# unless the provider said how long in retry-after.
+DEFAULT_RETRY_BASE_S = 0.25
 DEFAULT_MAX_RETRY_WAIT_S = 5.0
 DEFAULT_MAX_PARALLEL_VARIANTS = 4
 DEFAULT_MAX_PROMPT_CHARS = 8000
 DEFAULT_MAX_OUTPUT_TOKENS = 1024
+# Model rewrites of a variant that breaks a blocking brand rule.
+DEFAULT_MAX_REWRITES = 2
+DEFAULT_ADMIN_CLIENTS = ("platform",)
+DEFAULT_CLIENT_CACHE_SIZE = 256
+# A cached SDK client holds its key in memory: keep it no longer than this.
+DEFAULT_CLIENT_CACHE_TTL_S = 300.0
+DEFAULT_DATABASE_POOL_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -74,6 +115,11 @@ class ProviderSettings:
     base_url: str
     model: str
     platform_key: SecretStr = field(repr=False)
+    # ContentType value -> model, where one differs from ``model``.
+    models_by_content: Mapping[int, str] = field(default_factory=dict)
+
+    def model_for(self, content_type: int) -> str:
+        return self.models_by_content.get(content_type, self.model)
 
     def __repr__(self) -> str:
         has_key = "set" if self.platform_key else "unset"
@@ -90,6 +136,19 @@ class GenerationSettings:
     keyvault_address: str
     providers: Mapping[str, ProviderSettings]
     default_provider: str
+    # Providers tried in order when a request pins none and the tenant has no
+    # order of its own; the default provider alone when empty.
+    provider_chain: tuple[str, ...] = ()
+    platform_fallback: PlatformFallback = PlatformFallback.AUTO
+    default_limits: Limits = field(default_factory=Limits)
+    database_url: SecretStr = field(default_factory=lambda: SecretStr(""))
+    database_pool_size: int = DEFAULT_DATABASE_POOL_SIZE
+    # A price table file replacing the bundled one.
+    price_table: Path | None = None
+    admin_clients: frozenset[str] = frozenset(DEFAULT_ADMIN_CLIENTS)
+    client_cache_size: int = DEFAULT_CLIENT_CACHE_SIZE
+    client_cache_ttl_s: float = DEFAULT_CLIENT_CACHE_TTL_S
+    retry_base_s: float = DEFAULT_RETRY_BASE_S
     keyvault_timeout_s: float = DEFAULT_KEYVAULT_TIMEOUT_S
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S
@@ -99,6 +158,7 @@ class GenerationSettings:
     max_parallel_variants: int = DEFAULT_MAX_PARALLEL_VARIANTS
     max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS
     max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+    max_rewrites: int = DEFAULT_MAX_REWRITES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GenerationSettings:
@@ -121,6 +181,20 @@ class GenerationSettings:
             raise SettingsError(
                 "GENERATION_DEFAULT_PROVIDER must name a configured provider"
             )
+        chain = env_list(env, "GENERATION_PROVIDER_CHAIN")
+        if any(name not in providers for name in chain):
+            raise SettingsError(
+                "GENERATION_PROVIDER_CHAIN must name configured providers only"
+            )
+
+        database_url = SecretStr(env_str(env, "GENERATION_DATABASE_URL"))
+        limits = _limits(env)
+        if limits.any and not database_url:
+            raise SettingsError(
+                "GENERATION_DEFAULT_* limits need GENERATION_DATABASE_URL: "
+                "without it they could not be enforced"
+            )
+        price_table = env_str(env, "GENERATION_PRICE_TABLE")
 
         return cls(
             listen=env_str(env, "GENERATION_LISTEN", DEFAULT_LISTEN),
@@ -130,6 +204,35 @@ class GenerationSettings:
             keyvault_address=env_str(env, "KEYVAULT_ADDRESS", DEFAULT_KEYVAULT_ADDRESS),
             providers=providers,
             default_provider=default_provider,
+            provider_chain=chain,
+            platform_fallback=_choice(
+                env,
+                "GENERATION_PLATFORM_KEY_FALLBACK",
+                PlatformFallback,
+                PlatformFallback.AUTO,
+            ),
+            default_limits=limits,
+            database_url=database_url,
+            database_pool_size=max(
+                1,
+                env_int(
+                    env, "GENERATION_DATABASE_POOL_SIZE", DEFAULT_DATABASE_POOL_SIZE
+                ),
+            ),
+            price_table=Path(price_table) if price_table else None,
+            admin_clients=frozenset(
+                env_list(env, "GENERATION_ADMIN_CLIENTS", DEFAULT_ADMIN_CLIENTS)
+            ),
+            client_cache_size=max(
+                1,
+                env_int(env, "GENERATION_CLIENT_CACHE_SIZE", DEFAULT_CLIENT_CACHE_SIZE),
+            ),
+            client_cache_ttl_s=_positive(
+                env, "GENERATION_CLIENT_CACHE_TTL_S", DEFAULT_CLIENT_CACHE_TTL_S
+            ),
+            retry_base_s=_positive(
+                env, "GENERATION_RETRY_BASE_S", DEFAULT_RETRY_BASE_S
+            ),
             keyvault_timeout_s=_positive(
                 env, "GENERATION_KEYVAULT_TIMEOUT_S", DEFAULT_KEYVAULT_TIMEOUT_S
             ),
@@ -142,7 +245,9 @@ class GenerationSettings:
             request_timeout_s=_positive(
                 env, "GENERATION_REQUEST_TIMEOUT_S", DEFAULT_REQUEST_TIMEOUT_S
             ),
-            max_attempts=max(1, env_int(env, "GENERATION_MAX_ATTEMPTS", 2)),
+            max_attempts=max(
+                1, env_int(env, "GENERATION_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
+            ),
             max_retry_wait_s=env_float(
                 env, "GENERATION_MAX_RETRY_WAIT_S", DEFAULT_MAX_RETRY_WAIT_S
             ),
@@ -160,6 +265,9 @@ class GenerationSettings:
             max_output_tokens=env_int(
                 env, "GENERATION_MAX_OUTPUT_TOKENS", DEFAULT_MAX_OUTPUT_TOKENS
             ),
+            max_rewrites=max(
+                0, env_int(env, "GENERATION_MAX_REWRITES", DEFAULT_MAX_REWRITES)
+            ),
         )
 
 
@@ -167,12 +275,52 @@ def _provider(
     env: Mapping[str, str], name: str, prefix: str, base_url: str, model: str
 ) -> ProviderSettings:
     url_variable = "LOCAL_MODEL_BASE_URL" if name == "local" else f"{prefix}_BASE_URL"
+    by_content = {
+        int(value): chosen
+        for value, content in CONTENT_TYPE_NAMES.items()
+        if (chosen := env_str(env, f"{prefix}_MODEL_{content}"))
+    }
     return ProviderSettings(
         name=name,
         base_url=env_str(env, url_variable, base_url),
         model=env_str(env, f"{prefix}_MODEL", model),
         platform_key=SecretStr(env_str(env, f"{prefix}_API_KEY")),
+        models_by_content=by_content,
     )
+
+
+def _limits(env: Mapping[str, str]) -> Limits:
+    raw_spend = env_str(env, "GENERATION_DEFAULT_SPEND_LIMIT_USD", "0")
+    try:
+        spend = Decimal(raw_spend)
+    except InvalidOperation:
+        raise SettingsError(
+            "GENERATION_DEFAULT_SPEND_LIMIT_USD must be a number"
+        ) from None
+    limits = Limits(
+        requests_per_minute=env_int(env, "GENERATION_DEFAULT_REQUESTS_PER_MINUTE", 0),
+        tokens_per_minute=env_int(env, "GENERATION_DEFAULT_TOKENS_PER_MINUTE", 0),
+        spend_limit_usd=spend,
+        spend_period=_choice(
+            env, "GENERATION_DEFAULT_SPEND_PERIOD", SpendPeriod, SpendPeriod.MONTH
+        ),
+    )
+    if min(limits.requests_per_minute, limits.tokens_per_minute) < 0 or spend < 0:
+        raise SettingsError("GENERATION_DEFAULT_* limits must not be negative")
+    return limits
+
+
+def _choice(
+    env: Mapping[str, str], name: str, kind: type[_Choice], default: _Choice
+) -> _Choice:
+    raw = env_str(env, name).lower()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise SettingsError(f"{name} must be one of {allowed}") from None
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:

@@ -10,7 +10,7 @@ open provider connection before the RPC ends.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -40,7 +40,7 @@ async def stream_variants(
     make_runner: Callable[[Emit], VariantRunner],
     parallel: int,
     timeout_s: float,
-) -> AsyncIterator[Response]:
+) -> AsyncGenerator[Response, None]:
     """Yield every variant's events; raise a request-wide failure at the end."""
     queue: asyncio.Queue[Response | _Done] = asyncio.Queue(QUEUE_SIZE)
     runner = make_runner(queue.put)

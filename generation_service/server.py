@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import grpc
@@ -19,15 +19,26 @@ import structlog
 from byok.generation.v1 import generation_pb2, generation_pb2_grpc
 from byok.keyvault.v1 import keyvault_pb2_grpc
 
+from generation_service.admin import Admin
 from generation_service.config import GenerationSettings
+from generation_service.generate import Generator
 from generation_service.keys import KeyResolver
+from generation_service.limits import Clock, Limiter, utc_now
+from generation_service.policies import PolicySource
+from generation_service.pricing import PriceTable
 from generation_service.providers import Adapters
 from generation_service.servicer import GenerationServicer
+from generation_service.store.database import Database
+from generation_service.store.ledger import Ledger
+from generation_service.store.policies import Policies
 from shared.rpc import build_server, mark_serving
 from shared.tls import channel_credentials, server_credentials
 
 SERVICE_NAME = generation_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name
 STOP_GRACE_S = 5.0
+# Past the longest request, so a running request's reservation never
+# expires under it.
+RESERVATION_MARGIN_S = 60.0
 
 _log = structlog.get_logger("byok.generation")
 
@@ -36,23 +47,40 @@ _log = structlog.get_logger("byok.generation")
 class RunningGeneration:
     port: int
     address: str
+    adapters: Adapters
+    database: Database | None
 
 
 @asynccontextmanager
 async def serve_generation(
-    settings: GenerationSettings,
+    settings: GenerationSettings, clock: Clock = utc_now
 ) -> AsyncIterator[RunningGeneration]:
-    channel = grpc.aio.secure_channel(
-        settings.keyvault_address, channel_credentials(settings.tls)
-    )
-    adapters = Adapters(settings)
-    try:
+    """Serve until the block ends; ``clock`` is the time limits are kept in."""
+    prices = PriceTable.load(settings.price_table)
+    async with AsyncExitStack() as stack:
+        database = await _open_database(stack, settings)
+        channel = grpc.aio.secure_channel(
+            settings.keyvault_address, channel_credentials(settings.tls)
+        )
+        stack.push_async_callback(channel.close)
+        adapters = Adapters(settings)
+        stack.push_async_callback(adapters.aclose)
         keys = KeyResolver(
             keyvault_pb2_grpc.KeyVaultServiceStub(channel),
             settings.providers,
             settings.keyvault_timeout_s,
         )
-        servicer = GenerationServicer(settings, keys, adapters)
+        stack.push_async_callback(keys.aclose)
+
+        ledger = Ledger(database) if database else None
+        policies = PolicySource(settings, Policies(database) if database else None)
+        limiter = Limiter(
+            ledger, settings.request_timeout_s + RESERVATION_MARGIN_S, clock
+        )
+        servicer = GenerationServicer(
+            Generator(settings, keys, adapters, policies, limiter, prices),
+            Admin(settings.admin_clients, policies, ledger, clock),
+        )
         server, port, health = build_server(
             [SERVICE_NAME],
             server_credentials(settings.tls),
@@ -65,12 +93,24 @@ async def serve_generation(
         try:
             await mark_serving(health, [SERVICE_NAME])
             host = settings.listen.rsplit(":", 1)[0]
-            yield RunningGeneration(port=port, address=f"{host}:{port}")
+            yield RunningGeneration(port, f"{host}:{port}", adapters, database)
         finally:
             await server.stop(STOP_GRACE_S)
-    finally:
-        await adapters.aclose()
-        await channel.close()
+
+
+async def _open_database(
+    stack: AsyncExitStack, settings: GenerationSettings
+) -> Database | None:
+    url = settings.database_url.reveal()
+    if not url:
+        _log.warning(
+            "no GENERATION_DATABASE_URL: usage records, budgets, rate limits "
+            "and tenant policies are off; every tenant gets the defaults"
+        )
+        return None
+    return await stack.enter_async_context(
+        Database.open(url, settings.database_pool_size)
+    )
 
 
 async def run_forever(settings: GenerationSettings) -> None:
@@ -87,6 +127,8 @@ async def run_forever(settings: GenerationSettings) -> None:
                 keyvault=settings.keyvault_address,
                 providers=sorted(settings.providers),
                 default_provider=settings.default_provider,
+                provider_chain=list(settings.provider_chain),
+                usage_database=running.database is not None,
             )
             await stop.wait()
             _log.info("stopping")

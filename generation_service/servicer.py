@@ -1,152 +1,117 @@
-"""The GenerateContent RPC: validate, resolve the key, stream the variants.
+"""The GenerationService RPCs.
 
 Every failure leaves through :func:`_abort`, which takes the status from the
-one table in ``errors`` and attaches an ``ErrorInfo`` with the reason, plus
-``RetryInfo`` when trying again may help. Messages come from our own error
-classes and name the provider and the cause, never a key.
+one table in ``errors`` and attaches an ``ErrorInfo`` with the reason (and
+the provenance known so far), plus ``RetryInfo`` when trying again may help.
+Messages come from our own error classes and name the provider and the
+cause, never a key. GenerateContent's trailers carry the provenance on
+success and failure alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import NoReturn
 
 import grpc
 from byok.generation.v1 import generation_pb2, generation_pb2_grpc
 
-from generation_service.config import GenerationSettings
-from generation_service.errors import (
-    GenerationError,
-    ProviderError,
-    status_of,
-)
-from generation_service.fanout import stream_variants
-from generation_service.keys import KeyResolver, ResolvedKey
-from generation_service.prompts import build_call
-from generation_service.providers import Adapter, Adapters
-from generation_service.validation import ValidRequest, validate
-from generation_service.variants import Emit, Tally, VariantPlan, VariantRunner
-from shared.rpc import abort, annotate
-
-Response = generation_pb2.GenerateContentResponse
+from generation_service.admin import Admin
+from generation_service.errors import GenerationError, ProviderError, status_of
+from generation_service.generate import Generator, RequestFailed, new_request_id
+from generation_service.provenance import Provenance
+from shared.rpc import annotate, status_with_info
+from shared.tls import peer_identities
 
 # Suggested wait for retryable failures that carry no hint of their own.
 DEFAULT_RETRY_AFTER_S = 1.0
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
-    def __init__(
-        self, settings: GenerationSettings, keys: KeyResolver, adapters: Adapters
-    ) -> None:
-        self._settings = settings
-        self._keys = keys
-        self._adapters = adapters
+    def __init__(self, generator: Generator, admin: Admin) -> None:
+        self._generator = generator
+        self._admin = admin
 
     async def GenerateContent(
         self,
         request: generation_pb2.GenerateContentRequest,
         context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[Response]:
+    ) -> AsyncIterator[generation_pb2.GenerateContentResponse]:
+        provenance = Provenance(new_request_id())
+        events = self._generator.generate(request, context.time_remaining(), provenance)
         try:
-            valid = validate(request, self._settings)
-            annotate(
-                tenant=request.tenant_id, provider=valid.provider, model=valid.model
+            # aclosing: a caller who leaves while a response is being sent
+            # closes the provider streams now, not when the generator is
+            # garbage-collected.
+            async with aclosing(events):
+                async for response in events:
+                    if response.HasField("summary"):
+                        context.set_trailing_metadata(provenance.trailers())
+                    yield response
+        except RequestFailed as failed:
+            await _abort(
+                context, failed.error, provenance.fields(), provenance.trailers()
             )
-            key = await self._keys.resolve(
-                request.tenant_id, valid.provider, context.time_remaining()
-            )
-            annotate(key_source=key.source_name)
-            adapter = self._adapters.build(key)
-        except GenerationError as error:
-            await _abort(context, error)
 
-        tally = Tally()
-        try:
-            async for response in stream_variants(
-                _plans(valid, self._settings.max_output_tokens),
-                lambda emit: self._runner(valid, key, adapter, tally, emit),
-                self._settings.max_parallel_variants,
-                context.time_remaining() or self._settings.request_timeout_s,
-            ):
-                yield response
-        except GenerationError as error:
-            _annotate_tally(tally)
-            await _abort(context, error)
-
-        _annotate_tally(tally)
-        if tally.completed == 0 and tally.last_failure is not None:
-            await _abort(context, tally.last_failure)
-        yield Response(summary=_summary(valid, key, tally))
-
-    def _runner(
+    async def SetTenantPolicy(
         self,
-        valid: ValidRequest,
-        key: ResolvedKey,
-        adapter: Adapter,
-        tally: Tally,
-        emit: Emit,
-    ) -> VariantRunner:
-        from generation_service import brand
+        request: generation_pb2.SetTenantPolicyRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> generation_pb2.SetTenantPolicyResponse:
+        try:
+            self._admin.check_caller(peer_identities(context))
+            policy = await self._admin.set_policy(request.policy)
+        except GenerationError as error:
+            await _abort(context, error)
+        return generation_pb2.SetTenantPolicyResponse(policy=policy)
 
-        request = valid.request
-        return VariantRunner(
-            adapter=adapter,
-            key=key,
-            guide=request.brand_guide,
-            adherence=request.adherence,
-            keywords=tuple(request.keywords),
-            brand_check=brand.check_variant,
-            max_attempts=self._settings.max_attempts,
-            max_retry_wait_s=self._settings.max_retry_wait_s,
-            tally=tally,
-            emit=emit,
-        )
+    async def GetTenantPolicy(
+        self,
+        request: generation_pb2.GetTenantPolicyRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> generation_pb2.GetTenantPolicyResponse:
+        try:
+            self._admin.check_caller(peer_identities(context))
+            policy = await self._admin.get_policy(request.tenant_id)
+        except GenerationError as error:
+            await _abort(context, error)
+        return generation_pb2.GetTenantPolicyResponse(policy=policy)
 
-
-def _plans(valid: ValidRequest, max_output_tokens: int) -> list[VariantPlan]:
-    plans = []
-    for platform in valid.platforms:
-        for variant in range(valid.variant_count):
-            call = build_call(
-                valid.request,
-                valid.model,
-                platform,
-                variant,
-                valid.variant_count,
-                max_output_tokens,
-            )
-            plans.append(VariantPlan(len(plans), platform, call))
-    return plans
+    async def GetUsage(
+        self,
+        request: generation_pb2.GetUsageRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> generation_pb2.GetUsageResponse:
+        try:
+            self._admin.check_caller(peer_identities(context))
+            totals = await self._admin.usage(request.tenant_id, request.hours)
+        except GenerationError as error:
+            await _abort(context, error)
+        return generation_pb2.GetUsageResponse(totals=totals)
 
 
-def _summary(
-    valid: ValidRequest, key: ResolvedKey, tally: Tally
-) -> generation_pb2.GenerationSummary:
-    return generation_pb2.GenerationSummary(
-        provider=valid.provider,
-        model=valid.model,
-        key_source=key.source,
-        key_fingerprint=key.fingerprint,
-        total_usage=tally.usage,
-        variants_completed=tally.completed,
-        variants_failed=tally.failed,
-        attempts=tally.attempts,
-    )
-
-
-def _annotate_tally(tally: Tally) -> None:
-    annotate(
-        variants_completed=tally.completed,
-        variants_failed=tally.failed,
-        attempts=len(tally.attempts),
-    )
-
-
-async def _abort(context: grpc.aio.ServicerContext, error: GenerationError) -> NoReturn:
-    metadata = {"provider": error.provider} if isinstance(error, ProviderError) else {}
+async def _abort(
+    context: grpc.aio.ServicerContext,
+    error: GenerationError,
+    details: dict[str, str] | None = None,
+    trailers: tuple[tuple[str, str], ...] = (),
+) -> NoReturn:
+    metadata = dict(details or {})
+    if isinstance(error, ProviderError):
+        metadata["provider"] = error.provider
     retry_after = None
     if error.retryable:
         retry_after = error.retry_after_s or DEFAULT_RETRY_AFTER_S
-    await abort(
-        context, status_of(error), str(error), error.reason, metadata, retry_after
+    code = status_of(error)
+    status = status_with_info(code, str(error), error.reason, metadata, retry_after)
+    annotate(reason=error.reason)
+    await context.abort(
+        code,
+        str(error),
+        trailing_metadata=(
+            *trailers,
+            ("grpc-status-details-bin", status.SerializeToString()),
+        ),
     )
+    raise AssertionError("context.abort returned")  # pragma: no cover

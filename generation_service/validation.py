@@ -19,6 +19,7 @@ MAX_VARIANTS = 5
 @dataclass(frozen=True)
 class ValidRequest:
     request: generation_pb2.GenerateContentRequest
+    # Empty unless the request pins them.
     provider: str
     model: str
     platforms: tuple[str, ...]
@@ -54,17 +55,22 @@ def validate(
     if len(set(request.platforms)) != len(request.platforms):
         raise InvalidRequest("each platform may be named once")
 
+    if request.content_type not in generation_pb2.ContentType.values():
+        raise InvalidRequest("content_type is not a known content type")
+    if request.length not in generation_pb2.ContentLength.values():
+        raise InvalidRequest("length is not a known content length")
+
     count = request.variant_count or 1
     if not 1 <= count <= MAX_VARIANTS:
         raise InvalidRequest(f"variant_count must be 1 to {MAX_VARIANTS}")
 
-    provider = request.provider or settings.default_provider
-    if provider not in settings.providers:
+    provider = request.provider
+    if provider and provider not in settings.providers:
         raise InvalidRequest(
             f"provider must be one of {', '.join(sorted(settings.providers))}"
         )
-    model = request.model or settings.providers[provider].model
-    if not MODEL_NAME.fullmatch(model):
+    model = request.model
+    if model and not MODEL_NAME.fullmatch(model):
         raise InvalidRequest("model must be a plain model name")
 
     try:

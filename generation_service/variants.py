@@ -1,38 +1,54 @@
-"""Writing one variant: stream it, retry it when that is safe, check it.
+"""Writing one variant: walk the provider chain, retry when safe, check it.
 
-A variant is retried only before its first piece of text reached the
-caller, only for a retryable cause, and only while the retry fits the
-deadline. Text already streamed cannot be taken back, so a failure after
+For each step of the chain the variant gets that provider's key from the
+request's :class:`~generation_service.keys.RequestKeys`, then calls the
+provider, retrying a retryable failure with backoff and jitter (or the
+provider's retry-after) while the retry fits the deadline. When a step gives
+up and its error allows it, the next step is tried.
+
+All of that happens only before the variant's first piece of text reached
+the caller: text already streamed cannot be taken back, so a failure after
 that ends the variant as failed. A variant is completed only when the
-adapter saw the provider's own end-of-stream (``Finished``).
+adapter saw the provider's own end-of-stream and the text is not empty.
+
+Each finished variant goes through brand compliance: a blocked one is
+repaired, with rewrites by the same provider and key. A STRICT variant is
+stopped as soon as it blocks; unless its repair succeeds it then fails
+(BRAND_BLOCKED), since its text is unfinished.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 
 import structlog
-from byok.generation.v1 import brand_pb2, generation_pb2
+from byok.generation.v1 import generation_pb2
 
-from generation_service.errors import ProviderError
-from generation_service.keys import ResolvedKey
-from generation_service.providers import (
-    Adapter,
-    Delta,
-    Finished,
-    GenerationCall,
-    TokenUsage,
+from generation_service.calls import Attempt, Calls, Ending
+from generation_service.chain import Step
+from generation_service.compliance import Compliance, Rewrite, Verdict
+from generation_service.errors import (
+    BrandBlocked,
+    GenerationError,
+    KeyResolutionError,
+    KeyVaultFailed,
+    KeyVaultUnavailable,
+    ProviderError,
+    TenantKeyRejected,
 )
+from generation_service.keys import RequestKeys
+from generation_service.providers import COMPLETION_STYLE, GenerationCall
+from generation_service.tally import AttemptRecord, CallStatus, Tally
+from generation_service.usage import CallUsage
 
 Emit = Callable[[generation_pb2.GenerateContentResponse], Awaitable[None]]
-BrandCheck = Callable[..., brand_pb2.ComplianceReport]
+MakeCall = Callable[["VariantPlan", Step], GenerationCall]
 
-# Rough characters per token, for estimating usage a provider did not report.
-CHARS_PER_TOKEN = 4
-RETRY_BACKOFF_S = 0.2
+# A retry is only worth starting with at least this long left to run it.
+MIN_ATTEMPT_S = 0.25
 
 _log = structlog.get_logger("byok.generation.variants")
 
@@ -41,47 +57,43 @@ _log = structlog.get_logger("byok.generation.variants")
 class VariantPlan:
     index: int
     platform: str
-    call: GenerationCall
+    # This variant's number among its platform's variants.
+    number: int
 
 
-@dataclass
-class Tally:
-    """What all variants of one request used and tried."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_s: float
+    max_wait_s: float
 
-    attempts: list[generation_pb2.Attempt] = field(default_factory=list)
-    usage: generation_pb2.Usage = field(default_factory=generation_pb2.Usage)
-    completed: int = 0
-    failed: int = 0
-    last_failure: ProviderError | None = None
-
-    def add_usage(self, usage: generation_pb2.Usage) -> None:
-        self.usage.input_tokens += usage.input_tokens
-        self.usage.output_tokens += usage.output_tokens
-        self.usage.estimated = self.usage.estimated or usage.estimated
+    def wait(self, error: ProviderError, attempt: int) -> float:
+        if error.retry_after_s is not None:
+            return error.retry_after_s
+        jitter = random.uniform(0.5, 1.5)  # noqa: S311 - spreads retries, no secret
+        return self.base_s * 2 ** (attempt - 1) * jitter
 
 
 class VariantRunner:
     def __init__(
         self,
-        adapter: Adapter,
-        key: ResolvedKey,
-        guide: brand_pb2.BrandGuide,
-        adherence: brand_pb2.AdherenceLevel.ValueType,
-        keywords: tuple[str, ...],
-        brand_check: BrandCheck,
-        max_attempts: int,
-        max_retry_wait_s: float,
+        chain: Sequence[Step],
+        keys: RequestKeys,
+        calls: Calls,
+        make_call: MakeCall,
+        compliance: Compliance,
+        retry: RetryPolicy,
+        deadline: float,
         tally: Tally,
         emit: Emit,
     ) -> None:
-        self._adapter = adapter
-        self._key = key
-        self._guide = guide
-        self._adherence = adherence
-        self._keywords = keywords
-        self._brand_check = brand_check
-        self._max_attempts = max_attempts
-        self._max_retry_wait_s = max_retry_wait_s
+        self._chain = chain
+        self._keys = keys
+        self._calls = calls
+        self._make_call = make_call
+        self._compliance = compliance
+        self._retry = retry
+        self._deadline = deadline
         self._tally = tally
         self._emit = emit
 
@@ -94,117 +106,183 @@ class VariantRunner:
                 )
             )
         )
-        pieces: list[str] = []
-        for attempt in range(1, self._max_attempts + 1):
+        released: list[str] = []
+        failure: ProviderError | None = None
+        last: Attempt | None = None
+        for step in self._chain:
             try:
-                finished = await self._stream_once(plan, pieces)
-            except ProviderError as error:
-                self._record_attempt(plan, error.reason)
-                if not self._should_retry(error, attempt, pieces):
-                    if error.request_wide:
-                        raise
-                    await self._fail(plan, error, pieces)
-                    return
-                await asyncio.sleep(self._retry_wait(error))
+                key = await self._keys.get(step.provider)
+            except KeyResolutionError as error:
+                if step is self._chain[0]:
+                    raise
+                self._record_unsent(plan, step, error)
+                if isinstance(error, KeyVaultUnavailable | KeyVaultFailed):
+                    # Never walk around a KeyVault fault.
+                    break
                 continue
 
-            self._record_attempt(plan, "ok")
-            await self._complete(plan, "".join(pieces), finished)
-            return
+            for number in range(1, self._retry.max_attempts + 1):
+                last = Attempt(plan.index, step, key, self._make_call(plan, step))
+                try:
+                    ending = await self._calls.stream(
+                        last, self._releaser(plan, released)
+                    )
+                except ProviderError as error:
+                    failure = error
+                    if isinstance(error, TenantKeyRejected):
+                        self._keys.report_rejected(key, error)
+                    if released or not await self._retry_after(error, number):
+                        break
+                    continue
+                await self._finish(plan, last, ending)
+                return
+            if released or failure is None or not failure.falls_back:
+                break
 
-    async def _stream_once(self, plan: VariantPlan, pieces: list[str]) -> Finished:
-        async for event in self._adapter.stream(plan.call):
-            if isinstance(event, Delta):
-                pieces.append(event.text)
-                await self._emit(
-                    generation_pb2.GenerateContentResponse(
-                        text_delta=generation_pb2.TextDelta(
-                            variant_index=plan.index, text=event.text
-                        )
+        # The chain's first key was resolved before any variant started, so
+        # at least one call was made.
+        assert failure is not None
+        if failure.request_wide and not released:
+            raise failure
+        await self._fail(plan, failure, last)
+
+    def _releaser(
+        self, plan: VariantPlan, released: list[str]
+    ) -> Callable[[str], Awaitable[bool]]:
+        watch = self._compliance.watch(plan.platform)
+
+        async def release(text: str) -> bool:
+            released.append(text)
+            await self._emit(
+                generation_pb2.GenerateContentResponse(
+                    text_delta=generation_pb2.TextDelta(
+                        variant_index=plan.index, text=text
                     )
                 )
-            else:
-                return event
-        # Adapters end with Finished or raise; reaching here is a defect.
-        raise AssertionError("adapter stream ended without Finished")
-
-    def _should_retry(
-        self, error: ProviderError, attempt: int, pieces: list[str]
-    ) -> bool:
-        if pieces or not error.retryable or attempt >= self._max_attempts:
-            return False
-        return self._retry_wait(error) <= self._max_retry_wait_s
-
-    def _retry_wait(self, error: ProviderError) -> float:
-        if error.retry_after_s is None:
-            return RETRY_BACKOFF_S
-        return error.retry_after_s
-
-    def _record_attempt(self, plan: VariantPlan, outcome: str) -> None:
-        self._tally.attempts.append(
-            generation_pb2.Attempt(
-                provider=self._key.provider,
-                model=plan.call.model,
-                key_source=self._key.source,
-                outcome=outcome,
             )
-        )
+            return watch.feed(text)
 
-    async def _complete(self, plan: VariantPlan, text: str, end: Finished) -> None:
-        usage = self._usage(plan.call, text, end.usage)
-        report = self._brand_check(
-            text, self._guide, plan.platform, self._adherence, list(self._keywords)
-        )
+        return release
+
+    async def _retry_after(self, error: ProviderError, attempt: int) -> bool:
+        """Wait before retrying, if a retry is allowed; False if it is not."""
+        if not error.retryable or attempt >= self._retry.max_attempts:
+            return False
+        wait = self._retry.wait(error, attempt)
+        left = self._deadline - asyncio.get_running_loop().time()
+        if wait > self._retry.max_wait_s or wait + MIN_ATTEMPT_S > left:
+            return False
+        _log.debug("retrying", reason=error.reason, wait_s=round(wait, 3))
+        await asyncio.sleep(wait)
+        return True
+
+    async def _finish(
+        self, plan: VariantPlan, attempt: Attempt, ending: Ending
+    ) -> None:
+        verdict = await self._checked(plan, attempt, ending.stopped)
+        if ending.stopped and not verdict.report.compliant:
+            await self._fail(
+                plan,
+                BrandBlocked(
+                    "the variant broke a blocking brand rule and could not be "
+                    "repaired; it was stopped unfinished"
+                ),
+                attempt,
+            )
+            return
 
         self._tally.completed += 1
-        self._tally.add_usage(usage)
         await self._emit(
             generation_pb2.GenerateContentResponse(
                 variant_completed=generation_pb2.VariantCompleted(
                     variant_index=plan.index,
                     platform=plan.platform,
-                    text=text,
-                    compliance=report,
-                    usage=usage,
+                    text=verdict.text,
+                    compliance=verdict.report,
+                    usage=self._variant_usage(plan).to_pb(),
+                    provider=attempt.step.provider,
+                    model=attempt.step.model,
+                    key_source=attempt.key.source,
+                    key_fingerprint=attempt.key.fingerprint,
+                    finish_reason=(
+                        ending.finished.stop_reason if ending.finished else ""
+                    ),
                 )
             )
         )
+
+    async def _checked(
+        self, plan: VariantPlan, attempt: Attempt, unfinished: bool
+    ) -> Verdict:
+        """The variant's text and report, repaired if it blocks."""
+        rewrite = None
+        if attempt.step.provider not in COMPLETION_STYLE:
+            # A base model follows no instructions: it gets no rewrites.
+            rewrite = self._rewriter(attempt)
+        try:
+            return await self._compliance.enforce(
+                attempt.text, plan.platform, rewrite, unfinished
+            )
+        except ProviderError as error:
+            # A rewrite failed: the variant keeps the text it had.
+            _log.debug("rewrite failed", reason=error.reason, index=plan.index)
+            report = self._compliance.report(attempt.text, plan.platform)
+            return Verdict(attempt.text, report)
+
+    def _rewriter(self, attempt: Attempt) -> Rewrite:
+        async def rewrite(draft: str, instructions: str) -> str:
+            call = replace(
+                attempt.call,
+                system=f"{attempt.call.system}\n\n{instructions}",
+                user=draft,
+            )
+            again = Attempt(attempt.variant_index, attempt.step, attempt.key, call)
+            return await self._calls.collect(again)
+
+        return rewrite
+
+    def _record_unsent(
+        self, plan: VariantPlan, step: Step, error: GenerationError
+    ) -> None:
+        self._tally.add(
+            AttemptRecord(
+                variant_index=plan.index,
+                provider=step.provider,
+                model=step.model,
+                key_source=generation_pb2.KEY_SOURCE_UNSPECIFIED,
+                key_fingerprint="",
+                outcome=error.reason,
+                status=CallStatus.FAILED,
+                usage=CallUsage(),
+                sent=False,
+            )
+        )
+
+    def _variant_usage(self, plan: VariantPlan) -> CallUsage:
+        """Every call made for the variant: retries, fallbacks and rewrites."""
+        total = CallUsage()
+        for record in self._tally.records:
+            if record.variant_index == plan.index:
+                total += record.usage
+        return total
 
     async def _fail(
-        self, plan: VariantPlan, error: ProviderError, pieces: list[str]
+        self, plan: VariantPlan, error: GenerationError, attempt: Attempt | None
     ) -> None:
-        # Usage is what was received; the provider never reports it for a
-        # stream that broke, so it is estimated.
-        usage = self._usage(plan.call, "".join(pieces), None)
         self._tally.failed += 1
         self._tally.last_failure = error
-        self._tally.add_usage(usage)
         _log.debug("variant failed", reason=error.reason, index=plan.index)
-        await self._emit(
-            generation_pb2.GenerateContentResponse(
-                variant_failed=generation_pb2.VariantFailed(
-                    variant_index=plan.index,
-                    platform=plan.platform,
-                    reason=error.reason,
-                    message=str(error),
-                    usage=usage,
-                    retryable=error.retryable,
-                )
-            )
+        failed = generation_pb2.VariantFailed(
+            variant_index=plan.index,
+            platform=plan.platform,
+            reason=error.reason,
+            message=str(error),
+            usage=self._variant_usage(plan).to_pb(),
+            retryable=error.retryable,
         )
-
-    def _usage(
-        self, call: GenerationCall, text: str, reported: TokenUsage | None
-    ) -> generation_pb2.Usage:
-        # TODO(pricing table): cost_usd stays unset until per-model prices exist.
-        if reported is not None and reported.output_tokens > 0:
-            return generation_pb2.Usage(
-                input_tokens=reported.input_tokens,
-                output_tokens=reported.output_tokens,
-            )
-        prompt = call.system + call.user
-        return generation_pb2.Usage(
-            input_tokens=math.ceil(len(prompt) / CHARS_PER_TOKEN),
-            output_tokens=math.ceil(len(text) / CHARS_PER_TOKEN),
-            estimated=True,
-        )
+        if attempt is not None:
+            failed.provider = attempt.step.provider
+            failed.model = attempt.step.model
+            failed.key_source = attempt.key.source
+            failed.key_fingerprint = attempt.key.fingerprint
+        await self._emit(generation_pb2.GenerateContentResponse(variant_failed=failed))

@@ -14,6 +14,7 @@ from provider_standin.scripts import (
     Behaviour,
     Script,
     ScriptBook,
+    UsageShape,
 )
 from provider_standin.server import Standin, build_app, running_standin
 
@@ -25,6 +26,7 @@ __all__ = [
     "Script",
     "ScriptBook",
     "Standin",
+    "UsageShape",
     "build_app",
     "running_standin",
 ]

@@ -29,6 +29,16 @@ from provider_standin.streaming import SseResponse, StreamReset, sse
 
 _ERRORS: dict[Behaviour, tuple[int, str, str]] = {
     Behaviour.UNAUTHORIZED: (401, "authentication_error", "invalid x-api-key"),
+    Behaviour.FORBIDDEN: (
+        403,
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
+    Behaviour.BAD_REQUEST: (
+        400,
+        "invalid_request_error",
+        "max_tokens: Input should be greater than or equal to 1",
+    ),
     Behaviour.NOT_FOUND: (404, "not_found_error", "model: {model}"),
     Behaviour.RATE_LIMITED: (
         429,
@@ -77,6 +87,7 @@ class AnthropicApi:
             body=body,
             received_at=time.monotonic(),
             api_key=key,
+            peer_port=request.client.port if request.client else 0,
         )
         self.recorder.add(record)
         if not key:
@@ -95,17 +106,19 @@ class AnthropicApi:
             record.end("rejected")
             return error_response(script.behaviour, model, script)
 
-        message = _Message(model, _input_tokens(body))
+        reply = _Message(model, _input_tokens(body), script.cached_input_tokens)
         if not body.get("stream"):
-            return await _whole(script, message, record)
-        return SseResponse(_stream(script, message, record), record)
+            return await _whole(script, reply, record)
+        return SseResponse(_stream(script, reply, record), record)
 
 
 class _Message:
-    def __init__(self, model: str, input_tokens: int) -> None:
+    def __init__(self, model: str, input_tokens: int, cached_tokens: int) -> None:
         self.id = "msg_" + uuid.uuid4().hex[:24]
         self.model = model
         self.input_tokens = input_tokens
+        # Anthropic counts cache reads apart from input_tokens.
+        self.cached_tokens = cached_tokens
 
     def start(self) -> dict[str, Any]:
         return {
@@ -116,7 +129,11 @@ class _Message:
             "model": self.model,
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": self.input_tokens, "output_tokens": 1},
+            "usage": {
+                "input_tokens": self.input_tokens,
+                "cache_read_input_tokens": self.cached_tokens,
+                "output_tokens": 1,
+            },
         }
 
 
@@ -148,7 +165,7 @@ async def _stream(
     )
     yield event("ping")
 
-    pieces = script.pieces()
+    pieces = [] if script.behaviour is Behaviour.EMPTY else script.pieces()
     for index, piece in enumerate(pieces):
         if index == script.fail_after and script.behaviour is not Behaviour.NORMAL:
             async for tail in _failure(script, record):
@@ -180,6 +197,10 @@ async def _failure(script: Script, record: RecordedRequest) -> AsyncIterator[byt
         raise StreamReset
     elif script.behaviour is Behaviour.STALL:
         await asyncio.sleep(3600)
+    elif script.behaviour is Behaviour.MALFORMED:
+        record.extra["ending"] = "malformed"
+        broken = '{"type": "content_block_delta", "index": 0, "delta": {'
+        yield sse(broken, event="content_block_delta")
 
 
 def _input_tokens(body: dict[str, Any]) -> int:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from provider_standin.recorder import RecordedRequest, Recorder
-from provider_standin.scripts import Behaviour, Script, ScriptBook
+from provider_standin.scripts import Behaviour, Script, ScriptBook, UsageShape
 from provider_standin.streaming import SseResponse, StreamReset, sse
 
 _ERRORS: dict[Behaviour, tuple[int, str, str | None, str]] = {
@@ -30,6 +30,18 @@ _ERRORS: dict[Behaviour, tuple[int, str, str | None, str]] = {
         "invalid_api_key",
         "Incorrect API key provided: {masked}. You can find your API key at "
         "https://platform.openai.com/account/api-keys.",
+    ),
+    Behaviour.FORBIDDEN: (
+        403,
+        "invalid_request_error",
+        "unsupported_country_region_territory",
+        "Country, region, or territory not supported",
+    ),
+    Behaviour.BAD_REQUEST: (
+        400,
+        "invalid_request_error",
+        "invalid_value",
+        "Invalid value for 'max_tokens': integer below minimum value.",
     ),
     Behaviour.NOT_FOUND: (
         404,
@@ -117,6 +129,7 @@ class OpenAiApi:
             body=body,
             received_at=time.monotonic(),
             api_key=key,
+            peer_port=request.client.port if request.client else 0,
         )
         self.recorder.add(record)
         if not key:
@@ -196,22 +209,33 @@ class _Shape:
             delta["content"] = text
         return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-    def usage(self, script: Script) -> dict[str, int]:
-        prompt_tokens = max(1, len(self.prompt.split()))
-        completion_tokens = len(script.pieces())
-        return {
+    def usage(self, script: Script, sent: int | None = None) -> dict[str, Any]:
+        """The usage after ``sent`` pieces of text (all of them by default)."""
+        prompt_tokens = max(1, len(self.prompt.split())) + script.cached_input_tokens
+        completion_tokens = len(script.pieces()) if sent is None else sent
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+        if script.cached_input_tokens:
+            usage["prompt_tokens_details"] = {
+                "cached_tokens": script.cached_input_tokens
+            }
+        return usage
 
 
 async def _stream(
     script: Script, shape: _Shape, include_usage: bool, record: RecordedRequest
 ) -> AsyncIterator[bytes]:
+    usage_shape = script.usage_shape if include_usage else None
+    sent = 0
+
     def chunk(choices: list[dict], usage: dict | None = None) -> bytes:
         payload = {**shape.envelope(chunk=True), "choices": choices}
-        if include_usage:
+        if usage_shape is UsageShape.CUMULATIVE:
+            payload["usage"] = usage or shape.usage(script, sent)
+        elif include_usage:
             payload["usage"] = usage
         return sse(json.dumps(payload))
 
@@ -220,18 +244,24 @@ async def _stream(
     for _ in range(script.leading_empty):
         yield chunk([shape.choice("", None)])
 
-    for index, piece in enumerate(script.pieces()):
+    pieces = [] if script.behaviour is Behaviour.EMPTY else script.pieces()
+    for index, piece in enumerate(pieces):
         if index == script.fail_after and script.behaviour is not Behaviour.NORMAL:
             async for tail in _failure(script, record):
                 yield tail
             return
         if script.interval_s:
             await asyncio.sleep(script.interval_s)
+        sent += 1
         yield chunk([shape.choice(piece, None)])
 
-    yield chunk([shape.choice(None if shape.chat else "", "stop")])
-    if include_usage:
-        yield chunk([], shape.usage(script))
+    final = shape.choice(None if shape.chat else "", "stop")
+    if usage_shape is UsageShape.ON_FINISH:
+        yield chunk([final], shape.usage(script, sent))
+    else:
+        yield chunk([final])
+    if usage_shape is UsageShape.SEPARATE:
+        yield chunk([], shape.usage(script, sent))
     yield sse("[DONE]")
 
 
@@ -251,6 +281,9 @@ async def _failure(script: Script, record: RecordedRequest) -> AsyncIterator[byt
         raise StreamReset
     elif script.behaviour is Behaviour.STALL:
         await asyncio.sleep(3600)
+    elif script.behaviour is Behaviour.MALFORMED:
+        record.extra["ending"] = "malformed"
+        yield sse('{"id": "chatcmpl-broken", "choices": [{"delta": {"content": "x')
 
 
 def _prompt_text(body: dict[str, Any], chat: bool) -> str:

@@ -17,6 +17,8 @@ class RecordedRequest:
     received_at: float
     # The credential as the wire carried it: bearer token or x-api-key.
     api_key: str
+    # The client's port: requests sharing it shared one connection.
+    peer_port: int = 0
     # Set when the response ends: sent in full, cut by the script, or
     # abandoned by the client.
     ended_at: float | None = None

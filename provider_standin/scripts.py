@@ -25,6 +25,8 @@ class Behaviour(StrEnum):
     NORMAL = "normal"
     # Rejected before any body is streamed, with the provider's error body.
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    BAD_REQUEST = "bad_request"
     NOT_FOUND = "not_found"
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
@@ -38,6 +40,21 @@ class Behaviour(StrEnum):
     RESET = "reset"
     # Nothing more is sent after `fail_after` deltas until the client leaves.
     STALL = "stall"
+    # A chunk that is not JSON arrives after `fail_after` deltas.
+    MALFORMED = "malformed"
+    # A complete, well-formed stream that carries no text at all.
+    EMPTY = "empty"
+
+
+class UsageShape(StrEnum):
+    """Where an OpenAI-compatible stream puts its usage, when asked for it."""
+
+    # OpenAI: a last chunk with the usage and an empty `choices` list.
+    SEPARATE = "separate"
+    # Some compatible hosts: on the chunk that carries the finish reason.
+    ON_FINISH = "on_finish"
+    # Others: a running total on every chunk.
+    CUMULATIVE = "cumulative"
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,9 @@ class Script:
     interval_s: float = 0.0
     # OpenAI-compatible streams: send usage when the client asks for it.
     usage: bool = True
+    usage_shape: UsageShape = UsageShape.SEPARATE
+    # Input tokens served from the prompt cache, reported in the usage.
+    cached_input_tokens: int = 0
     # OpenAI-compatible streams: empty-content chunks before the first text.
     leading_empty: int = 0
     fail_after: int = 2

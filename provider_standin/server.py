@@ -65,6 +65,19 @@ class Standin:
     def open_connections(self) -> int:
         return len(self._server.server_state.connections)
 
+    async def connections_settle(self, at_most: int, timeout_s: float = 1.0) -> int:
+        """Open connections, once at most ``at_most`` or ``timeout_s`` passed.
+
+        The server learns of a closed connection a moment after the client
+        closed it, so a count taken at once can be one too high.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        # Polled: the count lives on the server's own thread and loop.
+        while self.open_connections > at_most and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        return self.open_connections
+
     def script(self, api_key: str, *scripts: Script) -> None:
         self.book.set(api_key, *scripts)
 

@@ -47,9 +47,15 @@ def _keyvault(_: argparse.Namespace) -> int:
 
 def _generation(_: argparse.Namespace) -> int:
     from generation_service.config import GenerationSettings
+    from generation_service.errors import StoreError
     from generation_service.server import run_forever
+    from generation_service.store.migrate import MigrationError
 
-    asyncio.run(run_forever(GenerationSettings.from_env(os.environ)))
+    try:
+        asyncio.run(run_forever(GenerationSettings.from_env(os.environ)))
+    except (StoreError, MigrationError) as error:
+        print(f"byok generation: refusing to start: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,9 +1,10 @@
 """Provider adapters, built per request around the key that request resolved.
 
-SDK clients are cheap to make; the HTTP connection pools behind them are
-shared and owned by :class:`Adapters`, which closes them on shutdown. Every
-client is given its key and base URL explicitly, so the SDKs never fall back
-to keys or hosts from the environment.
+SDK clients are reused from a bounded cache (``clients``); the HTTP
+connection pools behind them are shared and owned by :class:`Adapters`,
+which closes them on shutdown. Every client is given its key and its own
+provider's base URL explicitly, so the SDKs never fall back to keys or hosts
+from the environment, and a key never reaches another provider's host.
 """
 
 from __future__ import annotations
@@ -22,21 +23,28 @@ from generation_service.providers.base import (
     Delta,
     Finished,
     GenerationCall,
+    Meter,
     StreamEvent,
     TokenUsage,
 )
+from generation_service.providers.clients import CacheStats, ClientCache
 
 __all__ = [
+    "COMPLETION_STYLE",
     "Adapter",
     "Adapters",
+    "CacheStats",
     "Delta",
     "Finished",
     "GenerationCall",
+    "Meter",
     "StreamEvent",
     "TokenUsage",
 ]
 
 OPENAI_COMPATIBLE = frozenset({"openai", "google", "deepseek", "qwen", "meta_llama"})
+# Base models, prompted with plain text to continue.
+COMPLETION_STYLE = frozenset({"local"})
 
 
 class Adapters:
@@ -48,24 +56,53 @@ class Adapters:
         )
         self._openai_http = openai.DefaultAsyncHttpxClient()
         self._anthropic_http = anthropic.DefaultAsyncHttpxClient()
+        self._anthropic_clients: ClientCache[anthropic.AsyncAnthropic] = ClientCache(
+            settings.client_cache_size, settings.client_cache_ttl_s
+        )
+        self._openai_clients: ClientCache[openai.AsyncOpenAI] = ClientCache(
+            settings.client_cache_size, settings.client_cache_ttl_s
+        )
 
     def build(self, key: ResolvedKey) -> Adapter:
-        settings = self._providers[key.provider]
+        # The base URL comes from the key's own provider, never the caller.
+        base_url = self._providers[key.provider].base_url
         if key.provider == "anthropic":
-            client = anthropic_messages.make_client(
-                key, settings.base_url, self._anthropic_http, self._timeout
+            client = self._anthropic_clients.get(
+                key.provider,
+                base_url,
+                key.secret,
+                lambda: anthropic_messages.make_client(
+                    key, base_url, self._anthropic_http, self._timeout
+                ),
             )
             return anthropic_messages.Messages(key, client)
 
-        oa_client = openai_compatible.make_client(
-            key, settings.base_url, self._openai_http, self._timeout
+        if key.provider not in OPENAI_COMPATIBLE | COMPLETION_STYLE:
+            raise ValueError(f"no adapter for provider {key.provider!r}")
+        oa_client = self._openai_clients.get(
+            key.provider,
+            base_url,
+            key.secret,
+            lambda: openai_compatible.make_client(
+                key, base_url, self._openai_http, self._timeout
+            ),
         )
-        if key.provider == "local":
+        if key.provider in COMPLETION_STYLE:
             return openai_compatible.Completions(key, oa_client)
-        if key.provider in OPENAI_COMPATIBLE:
-            return openai_compatible.ChatCompletions(key, oa_client)
-        raise ValueError(f"no adapter for provider {key.provider!r}")
+        return openai_compatible.ChatCompletions(key, oa_client)
+
+    def cache_stats(self) -> CacheStats:
+        """Both caches together, for tests and diagnostics."""
+        first = self._openai_clients.stats()
+        second = self._anthropic_clients.stats()
+        return CacheStats(
+            first.size + second.size,
+            first.hits + second.hits,
+            first.misses + second.misses,
+        )
 
     async def aclose(self) -> None:
+        self._openai_clients.clear()
+        self._anthropic_clients.clear()
         await self._openai_http.aclose()
         await self._anthropic_http.aclose()

@@ -62,7 +62,7 @@ def _by_status(
     status: int, error: Any, provider: str, tenant_key: bool
 ) -> ProviderError:
     if status in (401, 403):
-        return _rejected(provider, tenant_key, f"HTTP {status}")
+        return _rejected(provider, tenant_key, f"HTTP {status}", f"http_{status}")
     if status == 404:
         return ModelUnavailable(provider, "the model does not exist (HTTP 404)")
     if status == 429:
@@ -84,13 +84,15 @@ def _by_body_type(kind: str, provider: str, tenant_key: bool) -> ProviderError:
     cause = f"error in the stream ({kind or 'untyped'})"
     found = _BY_TYPE.get(kind, ProviderFailed)
     if found is TenantKeyRejected:
-        return _rejected(provider, tenant_key, cause)
+        return _rejected(provider, tenant_key, cause, kind)
     return found(provider, cause)
 
 
-def _rejected(provider: str, tenant_key: bool, cause: str) -> ProviderError:
+def _rejected(provider: str, tenant_key: bool, cause: str, code: str) -> ProviderError:
     if tenant_key:
-        return TenantKeyRejected(provider, f"the tenant's key was rejected ({cause})")
+        return TenantKeyRejected(
+            provider, f"the tenant's key was rejected ({cause})", code
+        )
     return PlatformKeyRejected(provider, f"the platform key was rejected ({cause})")
 
 

@@ -4,11 +4,16 @@ An adapter streams :class:`Delta` events and, only when the provider ended
 the stream with its own end-of-stream marker, one :class:`Finished` last. A
 stream that ends any other way raises an ``errors.ProviderError``; so a
 caller that has not seen ``Finished`` has no finished text.
+
+While it streams, the adapter keeps a :class:`Meter` up to date: whether the
+provider accepted the call and the last usage it reported. The caller reads
+it whatever way the stream ended, so a broken or cancelled stream is still
+accounted for.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,8 +38,19 @@ class Delta:
 
 @dataclass(frozen=True)
 class TokenUsage:
+    # All input tokens, those read from the provider's prompt cache included.
     input_tokens: int
     output_tokens: int
+    cached_input_tokens: int = 0
+
+
+@dataclass
+class Meter:
+    """What one provider call used, as far as the provider has said."""
+
+    # The provider answered with a stream: from here on it may bill.
+    accepted: bool = False
+    usage: TokenUsage | None = None
 
 
 @dataclass(frozen=True)
@@ -50,4 +66,6 @@ StreamEvent = Delta | Finished
 class Adapter(Protocol):
     provider: str
 
-    def stream(self, call: GenerationCall) -> AsyncIterator[StreamEvent]: ...
+    def stream(
+        self, call: GenerationCall, meter: Meter
+    ) -> AsyncGenerator[StreamEvent, None]: ...

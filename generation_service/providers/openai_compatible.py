@@ -11,19 +11,20 @@ the provider's own end-of-stream here is the chunk carrying a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx2
 import openai
 
-from generation_service.errors import StreamIncomplete
+from generation_service.errors import MalformedStream, StreamIncomplete
 from generation_service.keys import TENANT, ResolvedKey
 from generation_service.providers._translate import SDK_ERRORS, translate
 from generation_service.providers.base import (
     Delta,
     Finished,
     GenerationCall,
+    Meter,
     StreamEvent,
     TokenUsage,
 )
@@ -57,11 +58,14 @@ class ChatCompletions:
         self._tenant_key = key.source == TENANT
         self._client = client
 
-    async def stream(self, call: GenerationCall) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self, call: GenerationCall, meter: Meter
+    ) -> AsyncGenerator[StreamEvent, None]:
         messages: list[Any] = [
             {"role": "system", "content": call.system},
             {"role": "user", "content": call.user},
         ]
+        ending = _Ending(self.provider, meter)
         try:
             stream = await self._client.chat.completions.create(
                 model=call.model,
@@ -71,8 +75,8 @@ class ChatCompletions:
                 stream=True,
                 stream_options={"include_usage": True},
             )
+            meter.accepted = True
             async with stream:
-                ending = _Ending(self.provider)
                 async for chunk in stream:
                     ending.note_usage(chunk.usage)
                     for choice in chunk.choices:
@@ -81,6 +85,11 @@ class ChatCompletions:
                         ending.note_finish(choice.finish_reason)
         except SDK_ERRORS as error:
             raise translate(error, self.provider, self._tenant_key) from None
+        except ValueError:
+            # The SDK parses each event as JSON and lets the error through.
+            raise MalformedStream(
+                self.provider, "the stream carried a chunk that is not JSON"
+            ) from None
         yield ending.finished()
 
 
@@ -92,7 +101,10 @@ class Completions:
         self._tenant_key = key.source == TENANT
         self._client = client
 
-    async def stream(self, call: GenerationCall) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self, call: GenerationCall, meter: Meter
+    ) -> AsyncGenerator[StreamEvent, None]:
+        ending = _Ending(self.provider, meter)
         try:
             stream = await self._client.completions.create(
                 model=call.model,
@@ -103,42 +115,59 @@ class Completions:
                 stream=True,
                 stream_options={"include_usage": True},
             )
+            meter.accepted = True
+            # The prompt ends at "Copy:": the model's first token brings the
+            # space after it, which is not part of the copy.
+            started = False
             async with stream:
-                ending = _Ending(self.provider)
                 async for chunk in stream:
                     ending.note_usage(chunk.usage)
                     for choice in chunk.choices:
-                        if choice.text:
-                            yield Delta(choice.text)
+                        text = choice.text if started else choice.text.lstrip()
+                        if text:
+                            started = True
+                            yield Delta(text)
                         ending.note_finish(choice.finish_reason)
         except SDK_ERRORS as error:
             raise translate(error, self.provider, self._tenant_key) from None
+        except ValueError:
+            raise MalformedStream(
+                self.provider, "the stream carried a chunk that is not JSON"
+            ) from None
         yield ending.finished()
 
 
 class _Ending:
-    """Collects the finish reason and the usage, wherever they arrive."""
+    """Collects the finish reason and the usage, wherever they arrive.
 
-    def __init__(self, provider: str) -> None:
+    Usage may come in a last chunk without choices (OpenAI), on the chunk
+    with the finish reason, or as a running total on every chunk: the last
+    one seen is kept, which is right for all three.
+    """
+
+    def __init__(self, provider: str, meter: Meter) -> None:
         self.provider = provider
+        self.meter = meter
         self.finish_reason: str | None = None
-        self.usage: TokenUsage | None = None
 
     def note_finish(self, reason: str | None) -> None:
         if reason:
             self.finish_reason = reason
 
     def note_usage(self, usage: Any) -> None:
-        # Some hosts repeat a cumulative usage on every chunk: keep the last.
-        if usage is not None:
-            self.usage = TokenUsage(
-                input_tokens=usage.prompt_tokens or 0,
-                output_tokens=usage.completion_tokens or 0,
-            )
+        if usage is None:
+            return
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", None) or 0
+        self.meter.usage = TokenUsage(
+            input_tokens=usage.prompt_tokens or 0,
+            output_tokens=usage.completion_tokens or 0,
+            cached_input_tokens=cached,
+        )
 
     def finished(self) -> Finished:
         if self.finish_reason is None:
             raise StreamIncomplete(
                 self.provider, "the stream ended without a finish reason"
             )
-        return Finished(self.usage, self.finish_reason)
+        return Finished(self.meter.usage, self.finish_reason)

@@ -202,6 +202,9 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
         # The tenant's OpenAI key goes to the local model server instead.
         "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
         "OPENAI_MODEL": "gemma-3-270m",
+        # A base model cannot follow rewrite instructions; the reports show what
+        # the brand check found instead.
+        "GENERATION_MAX_REWRITES": "0",
     }
     out.write(
         "Starting the local stack (database, local model, KeyVault, Generation)…\n"

@@ -71,6 +71,10 @@ async def running_stack(
             **merged,
             "KEYVAULT_ADDRESS": keyvault.address,
             "LOCAL_MODEL_BASE_URL": model_url,
+            # Usage records, tenant policies and budgets share KeyVault's database
+            # in the local stack; their tables live in a schema of their own.
+            "GENERATION_DATABASE_URL": env_str(merged, "GENERATION_DATABASE_URL")
+            or database_url,
         }
         generation = await stack.enter_async_context(
             serve_generation(GenerationSettings.from_env(generation_env))

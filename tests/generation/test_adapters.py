@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
 
 from generation_service import errors
@@ -12,9 +15,10 @@ from generation_service.providers import (
     Delta,
     Finished,
     GenerationCall,
+    Meter,
     TokenUsage,
 )
-from provider_standin import Behaviour, Script, Standin
+from provider_standin import Behaviour, Script, Standin, UsageShape
 from shared.secrets import SecretStr
 from tests.support.standin import pieces_of, provider_env, sentinel_key
 
@@ -31,22 +35,28 @@ CHAT_PROVIDERS = ["openai", "google", "deepseek", "qwen", "meta_llama"]
 
 
 @pytest.fixture
-def adapters(standin: Standin) -> Adapters:
+async def adapters(standin: Standin) -> AsyncIterator[Adapters]:
     env = {
         **provider_env(standin, local=True),
         "GENERATION_STREAM_IDLE_TIMEOUT_S": "0.5",
     }
-    return Adapters(GenerationSettings.from_env(env))
+    built = Adapters(GenerationSettings.from_env(env))
+    try:
+        yield built
+    finally:
+        await built.aclose()
 
 
 def key_for(provider: str, secret: str, source: int = TENANT) -> ResolvedKey:
     return ResolvedKey(provider, SecretStr(secret), source)  # type: ignore[arg-type]
 
 
-async def run(adapters: Adapters, key: ResolvedKey) -> tuple[str, Finished]:
+async def run(
+    adapters: Adapters, key: ResolvedKey, meter: Meter | None = None
+) -> tuple[str, Finished]:
     text = []
     finished = None
-    async for event in adapters.build(key).stream(CALL):
+    async for event in adapters.build(key).stream(CALL, meter or Meter()):
         if isinstance(event, Delta):
             text.append(event.text)
         else:
@@ -55,8 +65,10 @@ async def run(adapters: Adapters, key: ResolvedKey) -> tuple[str, Finished]:
     return "".join(text), finished
 
 
-async def drain(adapters: Adapters, key: ResolvedKey, seen: list[object]) -> None:
-    async for event in adapters.build(key).stream(CALL):
+async def drain(
+    adapters: Adapters, key: ResolvedKey, seen: list[object], meter: Meter | None = None
+) -> None:
+    async for event in adapters.build(key).stream(CALL, meter or Meter()):
         seen.append(event)
 
 
@@ -152,6 +164,9 @@ async def test_anthropic_usage_comes_from_message_start_and_message_delta(
         ("anthropic", Behaviour.RESET, errors.ProviderUnreachable),
         ("openai", Behaviour.STALL, errors.ProviderStalled),
         ("anthropic", Behaviour.STALL, errors.ProviderStalled),
+        ("openai", Behaviour.MALFORMED, errors.MalformedStream),
+        ("anthropic", Behaviour.MALFORMED, errors.MalformedStream),
+        ("local", Behaviour.MALFORMED, errors.MalformedStream),
         ("anthropic", Behaviour.OVERLOADED_MID_STREAM, errors.ProviderOverloaded),
         ("openai", Behaviour.OVERLOADED_MID_STREAM, errors.ProviderFailed),
         ("openai", Behaviour.UNAUTHORIZED, errors.TenantKeyRejected),
@@ -203,3 +218,122 @@ async def test_a_rejected_platform_key_is_told_apart_from_a_tenant_key(
 
     with pytest.raises(errors.PlatformKeyRejected):
         await run(adapters, key_for("openai", "k-platform", PLATFORM))
+
+
+@pytest.mark.parametrize(
+    "shape", [UsageShape.SEPARATE, UsageShape.ON_FINISH, UsageShape.CUMULATIVE]
+)
+async def test_usage_is_read_wherever_the_host_puts_it(
+    adapters: Adapters, standin: Standin, shape: UsageShape
+) -> None:
+    standin.script("k-shape", Script(text="abcdef", deltas=3, usage_shape=shape))
+
+    _, finished = await run(adapters, key_for("deepseek", "k-shape"))
+
+    assert finished.usage == TokenUsage(input_tokens=7, output_tokens=3)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_cached_input_tokens_are_counted_within_the_input(
+    adapters: Adapters, standin: Standin, provider: str
+) -> None:
+    standin.script("k-cache", Script(text="abcd", deltas=2, cached_input_tokens=40))
+
+    _, finished = await run(adapters, key_for(provider, "k-cache"))
+
+    assert finished.usage is not None
+    assert finished.usage.cached_input_tokens == 40
+    assert finished.usage.input_tokens == 47
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "local"])
+async def test_an_empty_stream_still_finishes_properly(
+    adapters: Adapters, standin: Standin, provider: str
+) -> None:
+    # Deciding that empty text is no variant is the runner's job.
+    standin.script("k-empty", Script(behaviour=Behaviour.EMPTY))
+
+    text, finished = await run(adapters, key_for(provider, "k-empty", PLATFORM))
+
+    assert text == ""
+    assert finished.stop_reason in {"stop", "end_turn"}
+
+
+async def test_the_meter_keeps_what_anthropic_reported_before_a_break(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-break", Script(behaviour=Behaviour.OVERLOADED_MID_STREAM))
+    meter = Meter()
+
+    with pytest.raises(errors.ProviderOverloaded):
+        await drain(adapters, key_for("anthropic", "k-break"), [], meter)
+
+    assert meter.accepted
+    assert meter.usage is not None
+    assert meter.usage.input_tokens == 7
+
+
+async def test_a_refused_call_leaves_the_meter_unaccepted(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-refused", Script(behaviour=Behaviour.RATE_LIMITED))
+    meter = Meter()
+
+    with pytest.raises(errors.ProviderRateLimited):
+        await drain(adapters, key_for("openai", "k-refused"), [], meter)
+
+    assert not meter.accepted
+    assert meter.usage is None
+
+
+async def test_sdk_clients_are_reused_per_provider_base_url_and_key(
+    adapters: Adapters, standin: Standin
+) -> None:
+    for secret in ["k-reuse-a", "k-reuse-a", "k-reuse-b", "k-reuse-a"]:
+        await run(adapters, key_for("openai", secret))
+    await run(adapters, key_for("google", "k-reuse-a"))
+
+    stats = adapters.cache_stats()
+    assert (stats.misses, stats.hits) == (3, 2)
+    assert stats.size == 3
+
+
+async def test_the_client_cache_is_bounded(standin: Standin) -> None:
+    env = {**provider_env(standin), "GENERATION_CLIENT_CACHE_SIZE": "2"}
+    adapters = Adapters(GenerationSettings.from_env(env))
+    try:
+        for index in range(5):
+            await run(adapters, key_for("openai", f"k-bound-{index}"))
+        assert adapters.cache_stats().size == 2
+    finally:
+        await adapters.aclose()
+
+
+async def test_connections_go_back_to_the_pool_on_every_path(
+    adapters: Adapters, standin: Standin
+) -> None:
+    endings = [
+        Script(),
+        Script(behaviour=Behaviour.CUT),
+        Script(behaviour=Behaviour.RATE_LIMITED),
+        Script(behaviour=Behaviour.SERVER_ERROR),
+        Script(behaviour=Behaviour.OVERLOADED_MID_STREAM),
+        Script(behaviour=Behaviour.MALFORMED),
+        Script(behaviour=Behaviour.STALL),
+        Script(behaviour=Behaviour.RESET),
+        Script(),
+    ]
+    # Each SDK has its own pool, so each keeps one idle connection.
+    for pools, provider in enumerate(["openai", "anthropic"], start=1):
+        standin.reset()
+        standin.script("k-pool", *endings)
+        for _ in endings:
+            with contextlib.suppress(errors.ProviderError):
+                await run(adapters, key_for(provider, "k-pool"))
+
+        # One after another, the calls never needed a second connection
+        # open at once, and nothing is left open but the pooled ones.
+        assert await standin.connections_settle(at_most=pools) == pools
+        assert all(r.ended_at is not None for r in standin.requests)
+        first, second, *_ = standin.requests
+        assert first.peer_port == second.peer_port

@@ -20,7 +20,13 @@ def all_subclasses(root: type) -> list[type]:
 
 
 # Raised only through their subclasses.
-GROUPS = {errors.KeyResolutionError, errors.ProviderError}
+GROUPS = {
+    errors.KeyResolutionError,
+    errors.LimitExceeded,
+    errors.ProviderError,
+    errors.StoreError,
+    errors.VariantError,
+}
 ERROR_CLASSES = [
     kind
     for kind in all_subclasses(errors.GenerationError)
@@ -110,3 +116,57 @@ def test_only_our_own_defects_map_to_internal() -> None:
         errors.KeyVaultFailed,
         errors.PlatformKeyRejected,
     }
+
+
+def test_new_settings_have_safe_defaults() -> None:
+    settings = GenerationSettings.from_env({})
+
+    assert settings.provider_chain == ()
+    assert settings.platform_fallback == "auto"
+    assert not settings.default_limits.any
+    assert not settings.database_url
+    assert settings.admin_clients == {"platform"}
+    assert settings.max_attempts == 3
+    assert settings.max_rewrites == 2
+
+
+def test_limits_without_a_database_stop_the_start() -> None:
+    with pytest.raises(SettingsError, match="GENERATION_DATABASE_URL"):
+        GenerationSettings.from_env({"GENERATION_DEFAULT_SPEND_LIMIT_USD": "10"})
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"GENERATION_PROVIDER_CHAIN": "openai,mystery"}, "GENERATION_PROVIDER_CHAIN"),
+        (
+            {"GENERATION_PLATFORM_KEY_FALLBACK": "maybe"},
+            "GENERATION_PLATFORM_KEY_FALLBACK",
+        ),
+        (
+            {
+                "GENERATION_DATABASE_URL": "postgresql://db/x",
+                "GENERATION_DEFAULT_TOKENS_PER_MINUTE": "-5",
+            },
+            "GENERATION_DEFAULT_",
+        ),
+        (
+            {"GENERATION_DEFAULT_SPEND_PERIOD": "week"},
+            "GENERATION_DEFAULT_SPEND_PERIOD",
+        ),
+        ({"GENERATION_DEFAULT_SPEND_LIMIT_USD": "ten"}, "SPEND_LIMIT_USD"),
+    ],
+)
+def test_malformed_policy_settings_stop_the_start(
+    env: dict[str, str], name: str
+) -> None:
+    with pytest.raises(SettingsError, match=name):
+        GenerationSettings.from_env(env)
+
+
+def test_the_database_url_never_shows_in_the_settings_repr() -> None:
+    settings = GenerationSettings.from_env(
+        {"GENERATION_DATABASE_URL": "postgresql://u:planted-password@db/x"}
+    )
+
+    assert "planted-password" not in repr(settings)

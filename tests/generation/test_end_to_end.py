@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
 
 import grpc
 import pytest
@@ -15,10 +14,9 @@ from grpc_status import rpc_status
 
 from keyvault_service.server import RunningKeyVault
 from provider_standin import DEFAULT_TEXT, Behaviour, Script, Standin
-from shared.rpc import error_info
 from tests.conftest import Pki
 from tests.generation.conftest import CapturedLogs, request_for, save_key
-from tests.support.generation import generation_server, generation_stub
+from tests.support.generation import generate, generation_server, generation_stub
 from tests.support.keyvault import keyvault_server
 from tests.support.ports import free_port
 from tests.support.standin import platform_keys, provider_env, sentinel_key
@@ -26,52 +24,6 @@ from tests.support.standin import platform_keys, provider_env, sentinel_key
 TENANT = generation_pb2.KEY_SOURCE_TENANT
 PLATFORM = generation_pb2.KEY_SOURCE_PLATFORM
 Response = generation_pb2.GenerateContentResponse
-
-
-@dataclass
-class Outcome:
-    events: list[Response]
-    error: grpc.aio.AioRpcError | None
-
-    @property
-    def kinds(self) -> list[str]:
-        return [str(event.WhichOneof("event")) for event in self.events]
-
-    @property
-    def code(self) -> grpc.StatusCode:
-        return self.error.code() if self.error else grpc.StatusCode.OK
-
-    @property
-    def reason(self) -> str:
-        info = error_info(self.error) if self.error else None
-        return info.reason if info else ""
-
-    @property
-    def summary(self) -> generation_pb2.GenerationSummary:
-        assert self.kinds[-1] == "summary", self.kinds
-        return self.events[-1].summary
-
-    def of_kind(self, kind: str) -> list[Response]:
-        return [e for e in self.events if e.WhichOneof("event") == kind]
-
-
-async def generate(
-    pki: Pki,
-    keyvault_address: str,
-    request: generation_pb2.GenerateContentRequest,
-    **env: str,
-) -> Outcome:
-    events: list[Response] = []
-    async with (
-        generation_server(pki, keyvault_address, **env) as running,
-        generation_stub(pki, running) as stub,
-    ):
-        try:
-            async for event in stub.GenerateContent(request, timeout=20):
-                events.append(event)
-        except grpc.aio.AioRpcError as error:
-            return Outcome(events, error)
-    return Outcome(events, None)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "deepseek"])
@@ -349,6 +301,8 @@ async def test_the_local_model_needs_no_tenant_key_and_no_keyvault(
         ({"provider": "local"}, "provider"),
         ({"tenant_id": "bad tenant"}, "tenant_id"),
         ({"model": "two words"}, "model"),
+        ({"content_type": 99}, "content_type"),
+        ({"length": 7}, "length"),
     ],
 )
 async def test_an_invalid_request_is_refused_before_any_key_is_used(

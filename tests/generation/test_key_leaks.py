@@ -7,6 +7,7 @@ the test searches everything the caller and the operator can see for any
 
 from __future__ import annotations
 
+import asyncpg
 import grpc
 import pytest
 from byok.generation.v1 import generation_pb2
@@ -21,6 +22,10 @@ from tests.support.standin import pieces_of, platform_keys, provider_env, sentin
 
 FAILURES = [
     Behaviour.UNAUTHORIZED,
+    Behaviour.FORBIDDEN,
+    Behaviour.BAD_REQUEST,
+    Behaviour.MALFORMED,
+    Behaviour.EMPTY,
     Behaviour.NOT_FOUND,
     Behaviour.RATE_LIMITED,
     Behaviour.SERVER_ERROR,
@@ -61,6 +66,23 @@ async def visible_output(
     return code, "\n".join(seen)
 
 
+async def stored_rows(database_url: str) -> str:
+    """Every row of Generation's own tables, as one text."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        tables = await connection.fetch(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = 'generation'"
+        )
+        rows = []
+        for table in tables:
+            name = table["table_name"]
+            rows += await connection.fetch(f'SELECT * FROM generation."{name}"')  # noqa: S608
+    finally:
+        await connection.close()
+    return "\n".join(str(dict(row)) for row in rows)
+
+
 def leaks(secrets: list[str], *texts: str) -> set[str]:
     found = set()
     for secret in secrets:
@@ -74,6 +96,7 @@ def leaks(secrets: list[str], *texts: str) -> set[str]:
 async def test_no_provider_failure_shows_any_piece_of_a_key(
     pki: Pki,
     keyvault: RunningKeyVault,
+    database_url: str,
     standin: Standin,
     captured_logs: CapturedLogs,
     tenant: str,
@@ -88,6 +111,7 @@ async def test_no_provider_failure_shows_any_piece_of_a_key(
         **provider_env(standin),
         **platform_keys({provider: platform_key}),
         "GENERATION_STREAM_IDLE_TIMEOUT_S": "0.3",
+        "GENERATION_DATABASE_URL": database_url,
     }
 
     code, output = await visible_output(
@@ -96,7 +120,9 @@ async def test_no_provider_failure_shows_any_piece_of_a_key(
 
     assert code != grpc.StatusCode.OK
     assert standin.requests, "the failure path never reached the provider"
-    assert leaks([tenant_key, platform_key], output, captured_logs.text) == set()
+    rows = await stored_rows(database_url)
+    assert tenant in rows, "the failure path left no usage record"
+    assert leaks([tenant_key, platform_key], output, captured_logs.text, rows) == set()
 
 
 async def test_keyvault_down_shows_no_piece_of_the_platform_key(

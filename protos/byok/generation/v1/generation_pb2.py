@@ -25,19 +25,25 @@ _sym_db = _symbol_database.Default()
 from byok.generation.v1 import brand_pb2 as byok_dot_generation_dot_v1_dot_brand__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#byok/generation/v1/generation.proto\x12\x12\x62yok.generation.v1\x1a\x1e\x62yok/generation/v1/brand.proto\"\x95\x03\n\x16GenerateContentRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x35\n\x0c\x63ontent_type\x18\x03 \x01(\x0e\x32\x1f.byok.generation.v1.ContentType\x12\x11\n\tplatforms\x18\x04 \x03(\t\x12\x0c\n\x04tone\x18\x05 \x01(\t\x12\x31\n\x06length\x18\x06 \x01(\x0e\x32!.byok.generation.v1.ContentLength\x12\x10\n\x08keywords\x18\x07 \x03(\t\x12\x17\n\x0ftarget_audience\x18\x08 \x01(\t\x12\x15\n\rvariant_count\x18\t \x01(\x05\x12\x35\n\tadherence\x18\n \x01(\x0e\x32\".byok.generation.v1.AdherenceLevel\x12\x10\n\x08provider\x18\x0b \x01(\t\x12\r\n\x05model\x18\x0c \x01(\t\x12\x33\n\x0b\x62rand_guide\x18\r \x01(\x0b\x32\x1e.byok.generation.v1.BrandGuide\"\xd0\x02\n\x17GenerateContentResponse\x12=\n\x0fvariant_started\x18\x01 \x01(\x0b\x32\".byok.generation.v1.VariantStartedH\x00\x12\x33\n\ntext_delta\x18\x02 \x01(\x0b\x32\x1d.byok.generation.v1.TextDeltaH\x00\x12\x41\n\x11variant_completed\x18\x03 \x01(\x0b\x32$.byok.generation.v1.VariantCompletedH\x00\x12;\n\x0evariant_failed\x18\x04 \x01(\x0b\x32!.byok.generation.v1.VariantFailedH\x00\x12\x38\n\x07summary\x18\x05 \x01(\x0b\x32%.byok.generation.v1.GenerationSummaryH\x00\x42\x07\n\x05\x65vent\"9\n\x0eVariantStarted\x12\x15\n\rvariant_index\x18\x01 \x01(\x05\x12\x10\n\x08platform\x18\x02 \x01(\t\"0\n\tTextDelta\x12\x15\n\rvariant_index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\"\xad\x01\n\x10VariantCompleted\x12\x15\n\rvariant_index\x18\x01 \x01(\x05\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x38\n\ncompliance\x18\x04 \x01(\x0b\x32$.byok.generation.v1.ComplianceReport\x12(\n\x05usage\x18\x05 \x01(\x0b\x32\x19.byok.generation.v1.Usage\"\x96\x01\n\rVariantFailed\x12\x15\n\rvariant_index\x18\x01 \x01(\x05\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12(\n\x05usage\x18\x05 \x01(\x0b\x32\x19.byok.generation.v1.Usage\x12\x11\n\tretryable\x18\x06 \x01(\x08\"Y\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\x15\n\routput_tokens\x18\x02 \x01(\x05\x12\x11\n\testimated\x18\x03 \x01(\x08\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\"n\n\x07\x41ttempt\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x31\n\nkey_source\x18\x03 \x01(\x0e\x32\x1d.byok.generation.v1.KeySource\x12\x0f\n\x07outcome\x18\x04 \x01(\t\"\x94\x02\n\x11GenerationSummary\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x31\n\nkey_source\x18\x03 \x01(\x0e\x32\x1d.byok.generation.v1.KeySource\x12\x17\n\x0fkey_fingerprint\x18\x04 \x01(\t\x12.\n\x0btotal_usage\x18\x05 \x01(\x0b\x32\x19.byok.generation.v1.Usage\x12\x1a\n\x12variants_completed\x18\x06 \x01(\x05\x12\x17\n\x0fvariants_failed\x18\x07 \x01(\x05\x12-\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32\x1b.byok.generation.v1.Attempt*\xbd\x01\n\x0b\x43ontentType\x12\x1c\n\x18\x43ONTENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43ONTENT_TYPE_SOCIAL_POST\x10\x01\x12\x18\n\x14\x43ONTENT_TYPE_AD_COPY\x10\x02\x12\x16\n\x12\x43ONTENT_TYPE_EMAIL\x10\x03\x12\x1a\n\x16\x43ONTENT_TYPE_BLOG_POST\x10\x04\x12$\n CONTENT_TYPE_PRODUCT_DESCRIPTION\x10\x05*}\n\rContentLength\x12\x1e\n\x1a\x43ONTENT_LENGTH_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONTENT_LENGTH_SHORT\x10\x01\x12\x19\n\x15\x43ONTENT_LENGTH_MEDIUM\x10\x02\x12\x17\n\x13\x43ONTENT_LENGTH_LONG\x10\x03*W\n\tKeySource\x12\x1a\n\x16KEY_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n\x11KEY_SOURCE_TENANT\x10\x01\x12\x17\n\x13KEY_SOURCE_PLATFORM\x10\x02\x32\x81\x01\n\x11GenerationService\x12l\n\x0fGenerateContent\x12*.byok.generation.v1.GenerateContentRequest\x1a+.byok.generation.v1.GenerateContentResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#byok/generation/v1/generation.proto\x12\x12\x62yok.generation.v1\x1a\x1e\x62yok/generation/v1/brand.proto\"\x95\x03\n\x16GenerateContentRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x35\n\x0c\x63ontent_type\x18\x03 \x01(\x0e\x32\x1f.byok.generation.v1.ContentType\x12\x11\n\tplatforms\x18\x04 \x03(\t\x12\x0c\n\x04tone\x18\x05 \x01(\t\x12\x31\n\x06length\x18\x06 \x01(\x0e\x32!.byok.generation.v1.ContentLength\x12\x10\n\x08keywords\x18\x07 \x03(\t\x12\x17\n\x0ftarget_audience\x18\x08 \x01(\t\x12\x15\n\rvariant_count\x18\t \x01(\x05\x12\x35\n\tadherence\x18\n \x01(\x0e\x32\".byok.generation.v1.AdherenceLevel\x12\x10\n\x08provider\x18\x0b \x01(\t\x12\r\n\x05model\x18\x0c \x01(\t\x12\x33\n\x0b\x62rand_guide\x18\r \x01(\x0b\x32\x1e.byok.generation.v1.BrandGuide\"\xd0\x02\n\x17GenerateContentResponse\x12=\n\x0fvariant_started\x18\x01 \x01(\x0b\x32\".byok.generation.v1.VariantStartedH\x00\x12\x33\n\ntext_delta\x18\x02 \x01(\x0b\x32\x1d.byok.generation.v1.TextDeltaH\x00\x12\x41\n\x11variant_completed\x18\x03 \x01(\x0b\x32$.byok.generation.v1.VariantCompletedH\x00\x12;\n\x0evariant_failed\x18\x04 \x01(\x0b\x32!.byok.generation.v1.VariantFailedH\x00\x12\x38\n\x07summary\x18\x05 \x01(\x0b\x32%.byok.generation.v1.GenerationSummaryH\x00\x42\x07\n\x05\x65vent\"9\n\x0eVariantStarted\x12\x15\n\rvariant_index\x18\x01 \x01(\x05\x12\x10\n\x08platform\x18\x02 \x01(\t\"0\n\tTextDelta\x12\x15\n\rvariant_index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\"\xb1\x02\n\x10VariantCompleted\x12\x15\n\rvariant_index\x18\x01 \x01(\x05\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x38\n\ncompliance\x18\x04 \x01(\x0b\x32$.byok.generation.v1.ComplianceReport\x12(\n\x05usage\x18\x05 \x01(\x0b\x32\x19.byok.generation.v1.Usage\x12\x10\n\x08provider\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x31\n\nkey_source\x18\x08 \x01(\x0e\x32\x1d.byok.generation.v1.KeySource\x12\x17\n\x0fkey_fingerprint\x18\t \x01(\t\x12\x15\n\rfinish_reason\x18\n \x01(\t\"\x83\x02\n\rVariantFailed\x12\x15\n\rvariant_index\x18\x01 \x01(\x05\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12(\n\x05usage\x18\x05 \x01(\x0b\x32\x19.byok.generation.v1.Usage\x12\x11\n\tretryable\x18\x06 \x01(\x08\x12\x10\n\x08provider\x18\x07 \x01(\t\x12\r\n\x05model\x18\x08 \x01(\t\x12\x31\n\nkey_source\x18\t \x01(\x0e\x32\x1d.byok.generation.v1.KeySource\x12\x17\n\x0fkey_fingerprint\x18\n \x01(\t\"\x8e\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\x15\n\routput_tokens\x18\x02 \x01(\x05\x12\x11\n\testimated\x18\x03 \x01(\x08\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\x12\x16\n\x0e\x63ost_estimated\x18\x05 \x01(\x08\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x06 \x01(\x05\"\x9e\x01\n\x07\x41ttempt\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x31\n\nkey_source\x18\x03 \x01(\x0e\x32\x1d.byok.generation.v1.KeySource\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x15\n\rvariant_index\x18\x05 \x01(\x05\x12\x17\n\x0fkey_fingerprint\x18\x06 \x01(\t\"\xa8\x02\n\x11GenerationSummary\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x31\n\nkey_source\x18\x03 \x01(\x0e\x32\x1d.byok.generation.v1.KeySource\x12\x17\n\x0fkey_fingerprint\x18\x04 \x01(\t\x12.\n\x0btotal_usage\x18\x05 \x01(\x0b\x32\x19.byok.generation.v1.Usage\x12\x1a\n\x12variants_completed\x18\x06 \x01(\x05\x12\x17\n\x0fvariants_failed\x18\x07 \x01(\x05\x12-\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32\x1b.byok.generation.v1.Attempt\x12\x12\n\nrequest_id\x18\t \x01(\t\"\xe7\x01\n\x0cTenantLimits\x12 \n\x13requests_per_minute\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x1e\n\x11tokens_per_minute\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1c\n\x0fspend_limit_usd\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x35\n\x0cspend_period\x18\x04 \x01(\x0e\x32\x1f.byok.generation.v1.SpendPeriodB\x16\n\x14_requests_per_minuteB\x14\n\x12_tokens_per_minuteB\x12\n\x10_spend_limit_usd\"\xb3\x01\n\x0cTenantPolicy\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x46\n\x15platform_key_fallback\x18\x02 \x01(\x0e\x32\'.byok.generation.v1.PlatformKeyFallback\x12\x16\n\x0eprovider_order\x18\x03 \x03(\t\x12\x30\n\x06limits\x18\x04 \x01(\x0b\x32 .byok.generation.v1.TenantLimits\"J\n\x16SetTenantPolicyRequest\x12\x30\n\x06policy\x18\x01 \x01(\x0b\x32 .byok.generation.v1.TenantPolicy\"K\n\x17SetTenantPolicyResponse\x12\x30\n\x06policy\x18\x01 \x01(\x0b\x32 .byok.generation.v1.TenantPolicy\"+\n\x16GetTenantPolicyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"K\n\x17GetTenantPolicyResponse\x12\x30\n\x06policy\x18\x01 \x01(\x0b\x32 .byok.generation.v1.TenantPolicy\"3\n\x0fGetUsageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05hours\x18\x02 \x01(\x05\"\xf8\x01\n\nUsageTotal\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x31\n\nkey_source\x18\x03 \x01(\x0e\x32\x1d.byok.generation.v1.KeySource\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.byok.generation.v1.UsageStatus\x12\r\n\x05\x63\x61lls\x18\x05 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x06 \x01(\x03\x12\x15\n\routput_tokens\x18\x07 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x08 \x01(\x01\x12\x17\n\x0f\x65stimated_calls\x18\t \x01(\x03\"B\n\x10GetUsageResponse\x12.\n\x06totals\x18\x01 \x03(\x0b\x32\x1e.byok.generation.v1.UsageTotal*\xbd\x01\n\x0b\x43ontentType\x12\x1c\n\x18\x43ONTENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43ONTENT_TYPE_SOCIAL_POST\x10\x01\x12\x18\n\x14\x43ONTENT_TYPE_AD_COPY\x10\x02\x12\x16\n\x12\x43ONTENT_TYPE_EMAIL\x10\x03\x12\x1a\n\x16\x43ONTENT_TYPE_BLOG_POST\x10\x04\x12$\n CONTENT_TYPE_PRODUCT_DESCRIPTION\x10\x05*}\n\rContentLength\x12\x1e\n\x1a\x43ONTENT_LENGTH_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONTENT_LENGTH_SHORT\x10\x01\x12\x19\n\x15\x43ONTENT_LENGTH_MEDIUM\x10\x02\x12\x17\n\x13\x43ONTENT_LENGTH_LONG\x10\x03*W\n\tKeySource\x12\x1a\n\x16KEY_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n\x11KEY_SOURCE_TENANT\x10\x01\x12\x17\n\x13KEY_SOURCE_PLATFORM\x10\x02*\x81\x01\n\x13PlatformKeyFallback\x12%\n!PLATFORM_KEY_FALLBACK_UNSPECIFIED\x10\x00\x12!\n\x1dPLATFORM_KEY_FALLBACK_ALLOWED\x10\x01\x12 \n\x1cPLATFORM_KEY_FALLBACK_DENIED\x10\x02*Y\n\x0bSpendPeriod\x12\x1c\n\x18SPEND_PERIOD_UNSPECIFIED\x10\x00\x12\x14\n\x10SPEND_PERIOD_DAY\x10\x01\x12\x16\n\x12SPEND_PERIOD_MONTH\x10\x02*|\n\x0bUsageStatus\x12\x1c\n\x18USAGE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16USAGE_STATUS_COMPLETED\x10\x01\x12\x17\n\x13USAGE_STATUS_FAILED\x10\x02\x12\x1a\n\x16USAGE_STATUS_CANCELLED\x10\x03\x32\xb0\x03\n\x11GenerationService\x12l\n\x0fGenerateContent\x12*.byok.generation.v1.GenerateContentRequest\x1a+.byok.generation.v1.GenerateContentResponse0\x01\x12j\n\x0fSetTenantPolicy\x12*.byok.generation.v1.SetTenantPolicyRequest\x1a+.byok.generation.v1.SetTenantPolicyResponse\x12j\n\x0fGetTenantPolicy\x12*.byok.generation.v1.GetTenantPolicyRequest\x1a+.byok.generation.v1.GetTenantPolicyResponse\x12U\n\x08GetUsage\x12#.byok.generation.v1.GetUsageRequest\x1a$.byok.generation.v1.GetUsageResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'byok.generation.v1.generation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTENTTYPE']._serialized_start=1759
-  _globals['_CONTENTTYPE']._serialized_end=1948
-  _globals['_CONTENTLENGTH']._serialized_start=1950
-  _globals['_CONTENTLENGTH']._serialized_end=2075
-  _globals['_KEYSOURCE']._serialized_start=2077
-  _globals['_KEYSOURCE']._serialized_end=2164
+  _globals['_CONTENTTYPE']._serialized_start=3186
+  _globals['_CONTENTTYPE']._serialized_end=3375
+  _globals['_CONTENTLENGTH']._serialized_start=3377
+  _globals['_CONTENTLENGTH']._serialized_end=3502
+  _globals['_KEYSOURCE']._serialized_start=3504
+  _globals['_KEYSOURCE']._serialized_end=3591
+  _globals['_PLATFORMKEYFALLBACK']._serialized_start=3594
+  _globals['_PLATFORMKEYFALLBACK']._serialized_end=3723
+  _globals['_SPENDPERIOD']._serialized_start=3725
+  _globals['_SPENDPERIOD']._serialized_end=3814
+  _globals['_USAGESTATUS']._serialized_start=3816
+  _globals['_USAGESTATUS']._serialized_end=3940
   _globals['_GENERATECONTENTREQUEST']._serialized_start=92
   _globals['_GENERATECONTENTREQUEST']._serialized_end=497
   _globals['_GENERATECONTENTRESPONSE']._serialized_start=500
@@ -47,15 +53,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TEXTDELTA']._serialized_start=897
   _globals['_TEXTDELTA']._serialized_end=945
   _globals['_VARIANTCOMPLETED']._serialized_start=948
-  _globals['_VARIANTCOMPLETED']._serialized_end=1121
-  _globals['_VARIANTFAILED']._serialized_start=1124
-  _globals['_VARIANTFAILED']._serialized_end=1274
-  _globals['_USAGE']._serialized_start=1276
-  _globals['_USAGE']._serialized_end=1365
-  _globals['_ATTEMPT']._serialized_start=1367
-  _globals['_ATTEMPT']._serialized_end=1477
-  _globals['_GENERATIONSUMMARY']._serialized_start=1480
-  _globals['_GENERATIONSUMMARY']._serialized_end=1756
-  _globals['_GENERATIONSERVICE']._serialized_start=2167
-  _globals['_GENERATIONSERVICE']._serialized_end=2296
+  _globals['_VARIANTCOMPLETED']._serialized_end=1253
+  _globals['_VARIANTFAILED']._serialized_start=1256
+  _globals['_VARIANTFAILED']._serialized_end=1515
+  _globals['_USAGE']._serialized_start=1518
+  _globals['_USAGE']._serialized_end=1660
+  _globals['_ATTEMPT']._serialized_start=1663
+  _globals['_ATTEMPT']._serialized_end=1821
+  _globals['_GENERATIONSUMMARY']._serialized_start=1824
+  _globals['_GENERATIONSUMMARY']._serialized_end=2120
+  _globals['_TENANTLIMITS']._serialized_start=2123
+  _globals['_TENANTLIMITS']._serialized_end=2354
+  _globals['_TENANTPOLICY']._serialized_start=2357
+  _globals['_TENANTPOLICY']._serialized_end=2536
+  _globals['_SETTENANTPOLICYREQUEST']._serialized_start=2538
+  _globals['_SETTENANTPOLICYREQUEST']._serialized_end=2612
+  _globals['_SETTENANTPOLICYRESPONSE']._serialized_start=2614
+  _globals['_SETTENANTPOLICYRESPONSE']._serialized_end=2689
+  _globals['_GETTENANTPOLICYREQUEST']._serialized_start=2691
+  _globals['_GETTENANTPOLICYREQUEST']._serialized_end=2734
+  _globals['_GETTENANTPOLICYRESPONSE']._serialized_start=2736
+  _globals['_GETTENANTPOLICYRESPONSE']._serialized_end=2811
+  _globals['_GETUSAGEREQUEST']._serialized_start=2813
+  _globals['_GETUSAGEREQUEST']._serialized_end=2864
+  _globals['_USAGETOTAL']._serialized_start=2867
+  _globals['_USAGETOTAL']._serialized_end=3115
+  _globals['_GETUSAGERESPONSE']._serialized_start=3117
+  _globals['_GETUSAGERESPONSE']._serialized_end=3183
+  _globals['_GENERATIONSERVICE']._serialized_start=3943
+  _globals['_GENERATIONSERVICE']._serialized_end=4375
 # @@protoc_insertion_point(module_scope)

@@ -80,6 +80,72 @@ KEY_SOURCE_TENANT: KeySource.ValueType  # 1
 KEY_SOURCE_PLATFORM: KeySource.ValueType  # 2
 Global___KeySource: _TypeAlias = KeySource  # noqa: Y015
 
+class _PlatformKeyFallback:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PlatformKeyFallbackEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlatformKeyFallback.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PLATFORM_KEY_FALLBACK_UNSPECIFIED: _PlatformKeyFallback.ValueType  # 0
+    """The service default; out of the box: allowed only while the tenant has
+    no key of its own for any provider.
+    """
+    PLATFORM_KEY_FALLBACK_ALLOWED: _PlatformKeyFallback.ValueType  # 1
+    PLATFORM_KEY_FALLBACK_DENIED: _PlatformKeyFallback.ValueType  # 2
+
+class PlatformKeyFallback(_PlatformKeyFallback, metaclass=_PlatformKeyFallbackEnumTypeWrapper):
+    """PlatformKeyFallback says whether a tenant that has no key for a provider
+    may be served on the platform's key for it.
+    """
+
+PLATFORM_KEY_FALLBACK_UNSPECIFIED: PlatformKeyFallback.ValueType  # 0
+"""The service default; out of the box: allowed only while the tenant has
+no key of its own for any provider.
+"""
+PLATFORM_KEY_FALLBACK_ALLOWED: PlatformKeyFallback.ValueType  # 1
+PLATFORM_KEY_FALLBACK_DENIED: PlatformKeyFallback.ValueType  # 2
+Global___PlatformKeyFallback: _TypeAlias = PlatformKeyFallback  # noqa: Y015
+
+class _SpendPeriod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SpendPeriodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SpendPeriod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SPEND_PERIOD_UNSPECIFIED: _SpendPeriod.ValueType  # 0
+    """The service default."""
+    SPEND_PERIOD_DAY: _SpendPeriod.ValueType  # 1
+    SPEND_PERIOD_MONTH: _SpendPeriod.ValueType  # 2
+
+class SpendPeriod(_SpendPeriod, metaclass=_SpendPeriodEnumTypeWrapper):
+    """SpendPeriod is the calendar period (UTC) a spend limit applies to."""
+
+SPEND_PERIOD_UNSPECIFIED: SpendPeriod.ValueType  # 0
+"""The service default."""
+SPEND_PERIOD_DAY: SpendPeriod.ValueType  # 1
+SPEND_PERIOD_MONTH: SpendPeriod.ValueType  # 2
+Global___SpendPeriod: _TypeAlias = SpendPeriod  # noqa: Y015
+
+class _UsageStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _UsageStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_UsageStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    USAGE_STATUS_UNSPECIFIED: _UsageStatus.ValueType  # 0
+    USAGE_STATUS_COMPLETED: _UsageStatus.ValueType  # 1
+    USAGE_STATUS_FAILED: _UsageStatus.ValueType  # 2
+    USAGE_STATUS_CANCELLED: _UsageStatus.ValueType  # 3
+
+class UsageStatus(_UsageStatus, metaclass=_UsageStatusEnumTypeWrapper):
+    """UsageStatus is how a provider call ended, as recorded for billing."""
+
+USAGE_STATUS_UNSPECIFIED: UsageStatus.ValueType  # 0
+USAGE_STATUS_COMPLETED: UsageStatus.ValueType  # 1
+USAGE_STATUS_FAILED: UsageStatus.ValueType  # 2
+USAGE_STATUS_CANCELLED: UsageStatus.ValueType  # 3
+Global___UsageStatus: _TypeAlias = UsageStatus  # noqa: Y015
+
 @_typing.final
 class GenerateContentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -208,6 +274,11 @@ Global___VariantStarted: _TypeAlias = VariantStarted  # noqa: Y015
 
 @_typing.final
 class TextDelta(_message.Message):
+    """TextDelta carries text as the provider streams it. A variant's final
+    text is the one in VariantCompleted; a VariantFailed means the streamed
+    text is not a finished variant.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     VARIANT_INDEX_FIELD_NUMBER: _builtins.int
@@ -230,6 +301,8 @@ Global___TextDelta: _TypeAlias = TextDelta  # noqa: Y015
 
 @_typing.final
 class VariantCompleted(_message.Message):
+    """VariantCompleted ends a variant the provider finished properly."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     VARIANT_INDEX_FIELD_NUMBER: _builtins.int
@@ -237,9 +310,24 @@ class VariantCompleted(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     COMPLIANCE_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    KEY_SOURCE_FIELD_NUMBER: _builtins.int
+    KEY_FINGERPRINT_FIELD_NUMBER: _builtins.int
+    FINISH_REASON_FIELD_NUMBER: _builtins.int
     variant_index: _builtins.int
     platform: _builtins.str
     text: _builtins.str
+    """The final text. When compliance.repaired is set, a brand repair
+    rewrote it and it replaces the text the deltas carried.
+    """
+    provider: _builtins.str
+    """Who wrote it: the provider and model, and whose key paid."""
+    model: _builtins.str
+    key_source: Global___KeySource.ValueType
+    key_fingerprint: _builtins.str
+    finish_reason: _builtins.str
+    """The provider's own finish reason, such as stop or length."""
     @_builtins.property
     def compliance(self) -> _brand_pb2.ComplianceReport: ...
     @_builtins.property
@@ -252,10 +340,15 @@ class VariantCompleted(_message.Message):
         text: _builtins.str = ...,
         compliance: _brand_pb2.ComplianceReport | None = ...,
         usage: Global___Usage | None = ...,
+        provider: _builtins.str = ...,
+        model: _builtins.str = ...,
+        key_source: Global___KeySource.ValueType = ...,
+        key_fingerprint: _builtins.str = ...,
+        finish_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["compliance", b"compliance", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["compliance", b"compliance", "platform", b"platform", "text", b"text", "usage", b"usage", "variant_index", b"variant_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compliance", b"compliance", "finish_reason", b"finish_reason", "key_fingerprint", b"key_fingerprint", "key_source", b"key_source", "model", b"model", "platform", b"platform", "provider", b"provider", "text", b"text", "usage", b"usage", "variant_index", b"variant_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -273,6 +366,10 @@ class VariantFailed(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
     RETRYABLE_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    KEY_SOURCE_FIELD_NUMBER: _builtins.int
+    KEY_FINGERPRINT_FIELD_NUMBER: _builtins.int
     variant_index: _builtins.int
     platform: _builtins.str
     reason: _builtins.str
@@ -280,6 +377,11 @@ class VariantFailed(_message.Message):
     message: _builtins.str
     retryable: _builtins.bool
     """True when the same request may succeed if tried again later."""
+    provider: _builtins.str
+    """The provider and key of the last attempt."""
+    model: _builtins.str
+    key_source: Global___KeySource.ValueType
+    key_fingerprint: _builtins.str
     @_builtins.property
     def usage(self) -> Global___Usage:
         """What was received before the failure; estimated when the provider
@@ -295,10 +397,14 @@ class VariantFailed(_message.Message):
         message: _builtins.str = ...,
         usage: Global___Usage | None = ...,
         retryable: _builtins.bool = ...,
+        provider: _builtins.str = ...,
+        model: _builtins.str = ...,
+        key_source: Global___KeySource.ValueType = ...,
+        key_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "platform", b"platform", "reason", b"reason", "retryable", b"retryable", "usage", b"usage", "variant_index", b"variant_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_fingerprint", b"key_fingerprint", "key_source", b"key_source", "message", b"message", "model", b"model", "platform", b"platform", "provider", b"provider", "reason", b"reason", "retryable", b"retryable", "usage", b"usage", "variant_index", b"variant_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -306,17 +412,31 @@ Global___VariantFailed: _TypeAlias = VariantFailed  # noqa: Y015
 
 @_typing.final
 class Usage(_message.Message):
+    """Usage counts every provider call behind an event: retries, fallbacks and
+    brand rewrites included.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
     ESTIMATED_FIELD_NUMBER: _builtins.int
     COST_USD_FIELD_NUMBER: _builtins.int
+    COST_ESTIMATED_FIELD_NUMBER: _builtins.int
+    CACHED_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     input_tokens: _builtins.int
     output_tokens: _builtins.int
     estimated: _builtins.bool
     """True when the provider reported no usage and it was estimated."""
     cost_usd: _builtins.float
+    cost_estimated: _builtins.bool
+    """True when the model has no price of its own and the price table's
+    default was used.
+    """
+    cached_input_tokens: _builtins.int
+    """Input tokens served from the provider's prompt cache (included in
+    input_tokens).
+    """
     def __init__(
         self,
         *,
@@ -324,10 +444,12 @@ class Usage(_message.Message):
         output_tokens: _builtins.int = ...,
         estimated: _builtins.bool = ...,
         cost_usd: _builtins.float = ...,
+        cost_estimated: _builtins.bool = ...,
+        cached_input_tokens: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_usd", b"cost_usd", "estimated", b"estimated", "input_tokens", b"input_tokens", "output_tokens", b"output_tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached_input_tokens", b"cached_input_tokens", "cost_estimated", b"cost_estimated", "cost_usd", b"cost_usd", "estimated", b"estimated", "input_tokens", b"input_tokens", "output_tokens", b"output_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -343,11 +465,16 @@ class Attempt(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     KEY_SOURCE_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
+    VARIANT_INDEX_FIELD_NUMBER: _builtins.int
+    KEY_FINGERPRINT_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     model: _builtins.str
     key_source: Global___KeySource.ValueType
     outcome: _builtins.str
     """The outcome: ok, or a reason such as PROVIDER_OVERLOADED."""
+    variant_index: _builtins.int
+    key_fingerprint: _builtins.str
+    """The last four characters of the key sent; empty when none was sent."""
     def __init__(
         self,
         *,
@@ -355,10 +482,12 @@ class Attempt(_message.Message):
         model: _builtins.str = ...,
         key_source: Global___KeySource.ValueType = ...,
         outcome: _builtins.str = ...,
+        variant_index: _builtins.int = ...,
+        key_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_source", b"key_source", "model", b"model", "outcome", b"outcome", "provider", b"provider"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_fingerprint", b"key_fingerprint", "key_source", b"key_source", "model", b"model", "outcome", b"outcome", "provider", b"provider", "variant_index", b"variant_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -366,6 +495,12 @@ Global___Attempt: _TypeAlias = Attempt  # noqa: Y015
 
 @_typing.final
 class GenerationSummary(_message.Message):
+    """GenerationSummary ends a successful stream. provider, model, key_source
+    and key_fingerprint describe the first provider of the chain and its key;
+    a variant written after a fallback names its own, and attempts lists
+    every provider call of every variant.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROVIDER_FIELD_NUMBER: _builtins.int
@@ -376,6 +511,7 @@ class GenerationSummary(_message.Message):
     VARIANTS_COMPLETED_FIELD_NUMBER: _builtins.int
     VARIANTS_FAILED_FIELD_NUMBER: _builtins.int
     ATTEMPTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     model: _builtins.str
     key_source: Global___KeySource.ValueType
@@ -383,6 +519,8 @@ class GenerationSummary(_message.Message):
     """The last four characters of the key used."""
     variants_completed: _builtins.int
     variants_failed: _builtins.int
+    request_id: _builtins.str
+    """Identifies this generation in the usage records."""
     @_builtins.property
     def total_usage(self) -> Global___Usage: ...
     @_builtins.property
@@ -398,11 +536,259 @@ class GenerationSummary(_message.Message):
         variants_completed: _builtins.int = ...,
         variants_failed: _builtins.int = ...,
         attempts: _abc.Iterable[Global___Attempt] | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total_usage", b"total_usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "key_fingerprint", b"key_fingerprint", "key_source", b"key_source", "model", b"model", "provider", b"provider", "total_usage", b"total_usage", "variants_completed", b"variants_completed", "variants_failed", b"variants_failed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "key_fingerprint", b"key_fingerprint", "key_source", b"key_source", "model", b"model", "provider", b"provider", "request_id", b"request_id", "total_usage", b"total_usage", "variants_completed", b"variants_completed", "variants_failed", b"variants_failed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GenerationSummary: _TypeAlias = GenerationSummary  # noqa: Y015
+
+@_typing.final
+class TenantLimits(_message.Message):
+    """TenantLimits caps a tenant's use. Each unset field takes the service
+    default; 0 means no limit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_PER_MINUTE_FIELD_NUMBER: _builtins.int
+    TOKENS_PER_MINUTE_FIELD_NUMBER: _builtins.int
+    SPEND_LIMIT_USD_FIELD_NUMBER: _builtins.int
+    SPEND_PERIOD_FIELD_NUMBER: _builtins.int
+    requests_per_minute: _builtins.int
+    tokens_per_minute: _builtins.int
+    spend_limit_usd: _builtins.float
+    spend_period: Global___SpendPeriod.ValueType
+    def __init__(
+        self,
+        *,
+        requests_per_minute: _builtins.int | None = ...,
+        tokens_per_minute: _builtins.int | None = ...,
+        spend_limit_usd: _builtins.float | None = ...,
+        spend_period: Global___SpendPeriod.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_requests_per_minute", b"_requests_per_minute", "_spend_limit_usd", b"_spend_limit_usd", "_tokens_per_minute", b"_tokens_per_minute", "requests_per_minute", b"requests_per_minute", "spend_limit_usd", b"spend_limit_usd", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_requests_per_minute", b"_requests_per_minute", "_spend_limit_usd", b"_spend_limit_usd", "_tokens_per_minute", b"_tokens_per_minute", "requests_per_minute", b"requests_per_minute", "spend_limit_usd", b"spend_limit_usd", "spend_period", b"spend_period", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__requests_per_minute: _TypeAlias = _typing.Literal["requests_per_minute"]  # noqa: Y015
+    _WhichOneofArgType__requests_per_minute: _TypeAlias = _typing.Literal["_requests_per_minute", b"_requests_per_minute"]  # noqa: Y015
+    _WhichOneofReturnType__spend_limit_usd: _TypeAlias = _typing.Literal["spend_limit_usd"]  # noqa: Y015
+    _WhichOneofArgType__spend_limit_usd: _TypeAlias = _typing.Literal["_spend_limit_usd", b"_spend_limit_usd"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_per_minute: _TypeAlias = _typing.Literal["tokens_per_minute"]  # noqa: Y015
+    _WhichOneofArgType__tokens_per_minute: _TypeAlias = _typing.Literal["_tokens_per_minute", b"_tokens_per_minute"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__requests_per_minute) -> _WhichOneofReturnType__requests_per_minute | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__spend_limit_usd) -> _WhichOneofReturnType__spend_limit_usd | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_per_minute) -> _WhichOneofReturnType__tokens_per_minute | None: ...
+
+Global___TenantLimits: _TypeAlias = TenantLimits  # noqa: Y015
+
+@_typing.final
+class TenantPolicy(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PLATFORM_KEY_FALLBACK_FIELD_NUMBER: _builtins.int
+    PROVIDER_ORDER_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    platform_key_fallback: Global___PlatformKeyFallback.ValueType
+    @_builtins.property
+    def provider_order(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Providers to try, in order, when a request pins none; empty means the
+        service's chain.
+        """
+
+    @_builtins.property
+    def limits(self) -> Global___TenantLimits: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        platform_key_fallback: Global___PlatformKeyFallback.ValueType = ...,
+        provider_order: _abc.Iterable[_builtins.str] | None = ...,
+        limits: Global___TenantLimits | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "platform_key_fallback", b"platform_key_fallback", "provider_order", b"provider_order", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantPolicy: _TypeAlias = TenantPolicy  # noqa: Y015
+
+@_typing.final
+class SetTenantPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___TenantPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___TenantPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetTenantPolicyRequest: _TypeAlias = SetTenantPolicyRequest  # noqa: Y015
+
+@_typing.final
+class SetTenantPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___TenantPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___TenantPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetTenantPolicyResponse: _TypeAlias = SetTenantPolicyResponse  # noqa: Y015
+
+@_typing.final
+class GetTenantPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTenantPolicyRequest: _TypeAlias = GetTenantPolicyRequest  # noqa: Y015
+
+@_typing.final
+class GetTenantPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___TenantPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___TenantPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTenantPolicyResponse: _TypeAlias = GetTenantPolicyResponse  # noqa: Y015
+
+@_typing.final
+class GetUsageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    hours: _builtins.int
+    """Records from this many hours back; 0 means 24."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageRequest: _TypeAlias = GetUsageRequest  # noqa: Y015
+
+@_typing.final
+class UsageTotal(_message.Message):
+    """UsageTotal sums the usage records that share a provider, model, key
+    source and status.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    KEY_SOURCE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CALLS_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_USD_FIELD_NUMBER: _builtins.int
+    ESTIMATED_CALLS_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    model: _builtins.str
+    key_source: Global___KeySource.ValueType
+    status: Global___UsageStatus.ValueType
+    calls: _builtins.int
+    input_tokens: _builtins.int
+    output_tokens: _builtins.int
+    cost_usd: _builtins.float
+    estimated_calls: _builtins.int
+    """Calls whose tokens were estimated because the provider sent no usage."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        model: _builtins.str = ...,
+        key_source: Global___KeySource.ValueType = ...,
+        status: Global___UsageStatus.ValueType = ...,
+        calls: _builtins.int = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cost_usd: _builtins.float = ...,
+        estimated_calls: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls", "cost_usd", b"cost_usd", "estimated_calls", b"estimated_calls", "input_tokens", b"input_tokens", "key_source", b"key_source", "model", b"model", "output_tokens", b"output_tokens", "provider", b"provider", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageTotal: _TypeAlias = UsageTotal  # noqa: Y015
+
+@_typing.final
+class GetUsageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTALS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageTotal]: ...
+    def __init__(
+        self,
+        *,
+        totals: _abc.Iterable[Global___UsageTotal] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015

@@ -41,6 +41,21 @@ class GenerationServiceStub:
                 request_serializer=byok_dot_generation_dot_v1_dot_generation__pb2.GenerateContentRequest.SerializeToString,
                 response_deserializer=byok_dot_generation_dot_v1_dot_generation__pb2.GenerateContentResponse.FromString,
                 _registered_method=True)
+        self.SetTenantPolicy = channel.unary_unary(
+                '/byok.generation.v1.GenerationService/SetTenantPolicy',
+                request_serializer=byok_dot_generation_dot_v1_dot_generation__pb2.SetTenantPolicyRequest.SerializeToString,
+                response_deserializer=byok_dot_generation_dot_v1_dot_generation__pb2.SetTenantPolicyResponse.FromString,
+                _registered_method=True)
+        self.GetTenantPolicy = channel.unary_unary(
+                '/byok.generation.v1.GenerationService/GetTenantPolicy',
+                request_serializer=byok_dot_generation_dot_v1_dot_generation__pb2.GetTenantPolicyRequest.SerializeToString,
+                response_deserializer=byok_dot_generation_dot_v1_dot_generation__pb2.GetTenantPolicyResponse.FromString,
+                _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/byok.generation.v1.GenerationService/GetUsage',
+                request_serializer=byok_dot_generation_dot_v1_dot_generation__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=byok_dot_generation_dot_v1_dot_generation__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
 
 
 class GenerationServiceServicer:
@@ -56,6 +71,30 @@ class GenerationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetTenantPolicy(self, request, context):
+        """SetTenantPolicy replaces a tenant's key policy, provider order and
+        limits. Served only to client certificates on the admin allow-list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTenantPolicy(self, request, context):
+        """GetTenantPolicy returns the tenant's stored policy; a tenant without one
+        gets an empty policy, which means the service defaults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsage(self, request, context):
+        """GetUsage sums a tenant's usage records by provider, model, key source
+        and status. Served only to client certificates on the admin allow-list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GenerationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -63,6 +102,21 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.GenerateContent,
                     request_deserializer=byok_dot_generation_dot_v1_dot_generation__pb2.GenerateContentRequest.FromString,
                     response_serializer=byok_dot_generation_dot_v1_dot_generation__pb2.GenerateContentResponse.SerializeToString,
+            ),
+            'SetTenantPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTenantPolicy,
+                    request_deserializer=byok_dot_generation_dot_v1_dot_generation__pb2.SetTenantPolicyRequest.FromString,
+                    response_serializer=byok_dot_generation_dot_v1_dot_generation__pb2.SetTenantPolicyResponse.SerializeToString,
+            ),
+            'GetTenantPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTenantPolicy,
+                    request_deserializer=byok_dot_generation_dot_v1_dot_generation__pb2.GetTenantPolicyRequest.FromString,
+                    response_serializer=byok_dot_generation_dot_v1_dot_generation__pb2.GetTenantPolicyResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=byok_dot_generation_dot_v1_dot_generation__pb2.GetUsageRequest.FromString,
+                    response_serializer=byok_dot_generation_dot_v1_dot_generation__pb2.GetUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -94,6 +148,87 @@ class GenerationService:
             '/byok.generation.v1.GenerationService/GenerateContent',
             byok_dot_generation_dot_v1_dot_generation__pb2.GenerateContentRequest.SerializeToString,
             byok_dot_generation_dot_v1_dot_generation__pb2.GenerateContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTenantPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.generation.v1.GenerationService/SetTenantPolicy',
+            byok_dot_generation_dot_v1_dot_generation__pb2.SetTenantPolicyRequest.SerializeToString,
+            byok_dot_generation_dot_v1_dot_generation__pb2.SetTenantPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTenantPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.generation.v1.GenerationService/GetTenantPolicy',
+            byok_dot_generation_dot_v1_dot_generation__pb2.GetTenantPolicyRequest.SerializeToString,
+            byok_dot_generation_dot_v1_dot_generation__pb2.GetTenantPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/byok.generation.v1.GenerationService/GetUsage',
+            byok_dot_generation_dot_v1_dot_generation__pb2.GetUsageRequest.SerializeToString,
+            byok_dot_generation_dot_v1_dot_generation__pb2.GetUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,18 @@ class GenerationServiceStub:
     """GenerateContent streams variants as they are written. Every stream ends
     with exactly one summary event when the RPC succeeds.
     """
+    SetTenantPolicy: _grpc.UnaryUnaryMultiCallable[_generation_pb2.SetTenantPolicyRequest, _generation_pb2.SetTenantPolicyResponse]
+    """SetTenantPolicy replaces a tenant's key policy, provider order and
+    limits. Served only to client certificates on the admin allow-list.
+    """
+    GetTenantPolicy: _grpc.UnaryUnaryMultiCallable[_generation_pb2.GetTenantPolicyRequest, _generation_pb2.GetTenantPolicyResponse]
+    """GetTenantPolicy returns the tenant's stored policy; a tenant without one
+    gets an empty policy, which means the service defaults.
+    """
+    GetUsage: _grpc.UnaryUnaryMultiCallable[_generation_pb2.GetUsageRequest, _generation_pb2.GetUsageResponse]
+    """GetUsage sums a tenant's usage records by provider, model, key source
+    and status. Served only to client certificates on the admin allow-list.
+    """
 
 @_typing.type_check_only
 class GenerationServiceAsyncStub(GenerationServiceStub):
@@ -50,6 +62,18 @@ class GenerationServiceAsyncStub(GenerationServiceStub):
     GenerateContent: _aio.UnaryStreamMultiCallable[_generation_pb2.GenerateContentRequest, _generation_pb2.GenerateContentResponse]  # type: ignore[assignment]
     """GenerateContent streams variants as they are written. Every stream ends
     with exactly one summary event when the RPC succeeds.
+    """
+    SetTenantPolicy: _aio.UnaryUnaryMultiCallable[_generation_pb2.SetTenantPolicyRequest, _generation_pb2.SetTenantPolicyResponse]  # type: ignore[assignment]
+    """SetTenantPolicy replaces a tenant's key policy, provider order and
+    limits. Served only to client certificates on the admin allow-list.
+    """
+    GetTenantPolicy: _aio.UnaryUnaryMultiCallable[_generation_pb2.GetTenantPolicyRequest, _generation_pb2.GetTenantPolicyResponse]  # type: ignore[assignment]
+    """GetTenantPolicy returns the tenant's stored policy; a tenant without one
+    gets an empty policy, which means the service defaults.
+    """
+    GetUsage: _aio.UnaryUnaryMultiCallable[_generation_pb2.GetUsageRequest, _generation_pb2.GetUsageResponse]  # type: ignore[assignment]
+    """GetUsage sums a tenant's usage records by provider, model, key source
+    and status. Served only to client certificates on the admin allow-list.
     """
 
 class GenerationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -65,6 +89,36 @@ class GenerationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_generation_pb2.GenerateContentResponse], _abc.AsyncIterator[_generation_pb2.GenerateContentResponse]]:
         """GenerateContent streams variants as they are written. Every stream ends
         with exactly one summary event when the RPC succeeds.
+        """
+
+    @_abc_1.abstractmethod
+    def SetTenantPolicy(
+        self,
+        request: _generation_pb2.SetTenantPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_generation_pb2.SetTenantPolicyResponse, _abc.Awaitable[_generation_pb2.SetTenantPolicyResponse]]:
+        """SetTenantPolicy replaces a tenant's key policy, provider order and
+        limits. Served only to client certificates on the admin allow-list.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTenantPolicy(
+        self,
+        request: _generation_pb2.GetTenantPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_generation_pb2.GetTenantPolicyResponse, _abc.Awaitable[_generation_pb2.GetTenantPolicyResponse]]:
+        """GetTenantPolicy returns the tenant's stored policy; a tenant without one
+        gets an empty policy, which means the service defaults.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsage(
+        self,
+        request: _generation_pb2.GetUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_generation_pb2.GetUsageResponse, _abc.Awaitable[_generation_pb2.GetUsageResponse]]:
+        """GetUsage sums a tenant's usage records by provider, model, key source
+        and status. Served only to client certificates on the admin allow-list.
         """
 
 def add_GenerationServiceServicer_to_server(servicer: GenerationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

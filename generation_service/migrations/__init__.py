@@ -1,0 +1,1 @@
+"""SQL migrations of the Generation service's own tables (schema ``generation``)."""
