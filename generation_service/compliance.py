@@ -15,6 +15,11 @@ Three uses, one per stage of a variant:
 The text a repair returns replaces what the deltas carried; the report says
 so (``repaired``).
 
+Compiling a large guide and rendering its prompts take long enough to stall
+every other RPC, so :meth:`Compliance.prepare` does both on a worker thread
+once per request; later checks reuse the compiled guide and cost time in
+proportion to the text.
+
 TODO(hold-back window): deltas reach the caller as they arrive, before any
 check; releasing text only up to the last checked sentence would keep
 blocked words off the caller's screen at STRICT.
@@ -22,6 +27,7 @@ blocked words off the caller's screen at STRICT.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -72,13 +78,31 @@ class Compliance:
         self._adherence = adherence
         self._keywords = list(keywords)
         self._max_rewrites = max_rewrites
+        # (platform, content type, tone, audience) -> rendered prompt
+        self._prompts: dict[tuple[str, int, str, str], str] = {}
+
+    async def prepare(
+        self, platforms: Sequence[str], content_type: int, tone: str, audience: str
+    ) -> None:
+        """Compile the guide and render each platform's prompt, off the loop."""
+
+        def render() -> None:
+            for platform in platforms:
+                self.brand_prompt(platform, content_type, tone, audience)
+
+        await asyncio.to_thread(render)
 
     def brand_prompt(
         self, platform: str, content_type: int, tone: str, audience: str
     ) -> str:
-        return brand.render_brand_prompt(
-            self._guide, platform, content_type, tone, self._keywords, audience
-        )
+        entry = (platform, content_type, tone, audience)
+        found = self._prompts.get(entry)
+        if found is None:
+            found = brand.render_brand_prompt(
+                self._guide, platform, content_type, tone, self._keywords, audience
+            )
+            self._prompts[entry] = found
+        return found
 
     def watch(self, platform: str) -> Watch:
         checker = brand.StreamingChecker(
@@ -105,6 +129,14 @@ class Compliance:
         Whatever ``rewrite`` raises propagates.
         """
 
+        # Checked off the loop first: most variants pass, and a large guide
+        # makes one check long enough to stall other RPCs.
+        report = await asyncio.to_thread(self.report, text, platform)
+        if report.compliant:
+            return Verdict(text, report)
+
+        # TODO(repair off the loop): fixes and re-checks of a blocked variant
+        # still run on the event loop, a few checks' time per variant.
         async def rewrite_unfinished(draft: str, instructions: str) -> str:
             assert rewrite is not None
             return await rewrite(draft, f"{instructions}\n{UNFINISHED_NOTE}")

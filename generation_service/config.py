@@ -6,7 +6,13 @@ mapping, else the ``DEFAULT_*`` constant here. Platform keys are
 
 Each provider has a base URL (``{PREFIX}_BASE_URL``), a default model
 (``{PREFIX}_MODEL``) and optionally a model per content type
-(``{PREFIX}_MODEL_BLOG_POST`` and so on).
+(``{PREFIX}_MODEL_BLOG_POST`` and so on). A base URL must be ``https://``;
+plain ``http://`` only reaches loopback hosts, since it would carry tenant
+keys unencrypted, except for ``local``, which carries no tenant key. The
+platform's key serves only the models in ``{PREFIX}_PLATFORM_MODELS``
+(default: the configured models); a tenant's own key may name any model.
+
+Every count, size and timeout must be greater than zero.
 
 Without ``GENERATION_DATABASE_URL`` the service keeps no usage records,
 enforces no budgets or rate limits and stores no tenant policies; limits
@@ -26,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from byok.generation.v1 import generation_pb2
 
@@ -107,6 +114,12 @@ DEFAULT_CLIENT_CACHE_SIZE = 256
 # A cached SDK client holds its key in memory: keep it no longer than this.
 DEFAULT_CLIENT_CACHE_TTL_S = 300.0
 DEFAULT_DATABASE_POOL_SIZE = 10
+# Per request: platforms named, and variants over all of them.
+DEFAULT_MAX_PLATFORMS_PER_REQUEST = 10
+DEFAULT_MAX_VARIANTS_PER_REQUEST = 20
+# RPCs served at once; more fail at once with RESOURCE_EXHAUSTED.
+DEFAULT_MAX_CONCURRENT_RPCS = 1000
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,8 @@ class ProviderSettings:
     platform_key: SecretStr = field(repr=False)
     # ContentType value -> model, where one differs from ``model``.
     models_by_content: Mapping[int, str] = field(default_factory=dict)
+    # The models the platform's key may be used for.
+    platform_models: frozenset[str] = frozenset()
 
     def model_for(self, content_type: int) -> str:
         return self.models_by_content.get(content_type, self.model)
@@ -159,6 +174,9 @@ class GenerationSettings:
     max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS
     max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     max_rewrites: int = DEFAULT_MAX_REWRITES
+    max_platforms_per_request: int = DEFAULT_MAX_PLATFORMS_PER_REQUEST
+    max_variants_per_request: int = DEFAULT_MAX_VARIANTS_PER_REQUEST
+    max_concurrent_rpcs: int = DEFAULT_MAX_CONCURRENT_RPCS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GenerationSettings:
@@ -213,19 +231,15 @@ class GenerationSettings:
             ),
             default_limits=limits,
             database_url=database_url,
-            database_pool_size=max(
-                1,
-                env_int(
-                    env, "GENERATION_DATABASE_POOL_SIZE", DEFAULT_DATABASE_POOL_SIZE
-                ),
+            database_pool_size=_positive_int(
+                env, "GENERATION_DATABASE_POOL_SIZE", DEFAULT_DATABASE_POOL_SIZE
             ),
             price_table=Path(price_table) if price_table else None,
             admin_clients=frozenset(
                 env_list(env, "GENERATION_ADMIN_CLIENTS", DEFAULT_ADMIN_CLIENTS)
             ),
-            client_cache_size=max(
-                1,
-                env_int(env, "GENERATION_CLIENT_CACHE_SIZE", DEFAULT_CLIENT_CACHE_SIZE),
+            client_cache_size=_positive_int(
+                env, "GENERATION_CLIENT_CACHE_SIZE", DEFAULT_CLIENT_CACHE_SIZE
             ),
             client_cache_ttl_s=_positive(
                 env, "GENERATION_CLIENT_CACHE_TTL_S", DEFAULT_CLIENT_CACHE_TTL_S
@@ -245,28 +259,36 @@ class GenerationSettings:
             request_timeout_s=_positive(
                 env, "GENERATION_REQUEST_TIMEOUT_S", DEFAULT_REQUEST_TIMEOUT_S
             ),
-            max_attempts=max(
-                1, env_int(env, "GENERATION_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
+            max_attempts=_positive_int(
+                env, "GENERATION_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS
             ),
-            max_retry_wait_s=env_float(
+            max_retry_wait_s=_positive(
                 env, "GENERATION_MAX_RETRY_WAIT_S", DEFAULT_MAX_RETRY_WAIT_S
             ),
-            max_parallel_variants=max(
-                1,
-                env_int(
-                    env,
-                    "GENERATION_MAX_PARALLEL_VARIANTS",
-                    DEFAULT_MAX_PARALLEL_VARIANTS,
-                ),
+            max_parallel_variants=_positive_int(
+                env, "GENERATION_MAX_PARALLEL_VARIANTS", DEFAULT_MAX_PARALLEL_VARIANTS
             ),
-            max_prompt_chars=env_int(
+            max_prompt_chars=_positive_int(
                 env, "GENERATION_MAX_PROMPT_CHARS", DEFAULT_MAX_PROMPT_CHARS
             ),
-            max_output_tokens=env_int(
+            max_output_tokens=_positive_int(
                 env, "GENERATION_MAX_OUTPUT_TOKENS", DEFAULT_MAX_OUTPUT_TOKENS
             ),
             max_rewrites=max(
                 0, env_int(env, "GENERATION_MAX_REWRITES", DEFAULT_MAX_REWRITES)
+            ),
+            max_platforms_per_request=_positive_int(
+                env,
+                "GENERATION_MAX_PLATFORMS_PER_REQUEST",
+                DEFAULT_MAX_PLATFORMS_PER_REQUEST,
+            ),
+            max_variants_per_request=_positive_int(
+                env,
+                "GENERATION_MAX_VARIANTS_PER_REQUEST",
+                DEFAULT_MAX_VARIANTS_PER_REQUEST,
+            ),
+            max_concurrent_rpcs=_positive_int(
+                env, "GENERATION_MAX_CONCURRENT_RPCS", DEFAULT_MAX_CONCURRENT_RPCS
             ),
         )
 
@@ -280,13 +302,35 @@ def _provider(
         for value, content in CONTENT_TYPE_NAMES.items()
         if (chosen := env_str(env, f"{prefix}_MODEL_{content}"))
     }
+    chosen_url = env_str(env, url_variable, base_url)
+    if chosen_url:
+        _check_url(url_variable, chosen_url, plain_http=name == "local")
+    default_model = env_str(env, f"{prefix}_MODEL", model)
+    configured = (default_model, *by_content.values())
     return ProviderSettings(
         name=name,
-        base_url=env_str(env, url_variable, base_url),
-        model=env_str(env, f"{prefix}_MODEL", model),
+        base_url=chosen_url,
+        model=default_model,
         platform_key=SecretStr(env_str(env, f"{prefix}_API_KEY")),
         models_by_content=by_content,
+        platform_models=frozenset(
+            env_list(env, f"{prefix}_PLATFORM_MODELS", configured)
+        ),
     )
+
+
+def _check_url(name: str, url: str, plain_http: bool) -> None:
+    """Refuse what would not reach an HTTPS host, or send keys in the clear."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise SettingsError(f"{name} must be an https:// URL with a host")
+    loopback = parts.hostname in LOOPBACK_HOSTS
+    if parts.scheme == "http" and not (plain_http or loopback):
+        raise SettingsError(
+            f"{name} may use plain http:// only for a loopback host "
+            f"({', '.join(sorted(LOOPBACK_HOSTS))}): keys would travel "
+            "unencrypted"
+        )
 
 
 def _limits(env: Mapping[str, str]) -> Limits:
@@ -321,6 +365,13 @@ def _choice(
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise SettingsError(f"{name} must be one of {allowed}") from None
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env_int(env, name, default)
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than zero")
+    return value
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:

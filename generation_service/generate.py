@@ -105,7 +105,7 @@ class Generator:
             keys = RequestKeys(
                 self._keys, request.tenant_id, policy.platform_fallback, deadline
             )
-            provenance.key = await keys.get(chain[0].provider)
+            provenance.key = await keys.for_step(chain[0].provider, chain[0].model)
             annotate(key_source=provenance.key.source_name)
 
             compliance = Compliance(
@@ -113,6 +113,12 @@ class Generator:
                 request.adherence,
                 tuple(request.keywords),
                 self._settings.max_rewrites,
+            )
+            await compliance.prepare(
+                valid.platforms,
+                request.content_type,
+                request.tone,
+                request.target_audience,
             )
             plans = _plans(valid)
             admission = await self._limiter.admit(

@@ -17,7 +17,10 @@ The policy, in order:
    a tenant whose own key merely could not be read.
 
 A key is only ever looked up for the provider it will be sent to, and a
-tenant key the provider rejected is never replaced by the platform's.
+tenant key the provider rejected is never replaced by the platform's. The
+platform's key serves only its provider's ``platform_models``; a tenant's
+own key may name any model. A platform key's fingerprint is never shown:
+its last characters are no business of any tenant.
 :class:`RequestKeys` resolves each provider at most once per request, however
 many variants ask for it at the same time. A tenant key the provider
 rejects is reported to KeyVault (``ReportKeyRejected``) in the background,
@@ -72,8 +75,10 @@ class ResolvedKey:
 
     @property
     def fingerprint(self) -> str:
-        secret = self.secret.reveal()
-        return "" if secret == LOCAL_PLACEHOLDER_KEY else fingerprint_of(secret)
+        """The tenant key's last characters; empty for the platform's keys."""
+        if self.source != TENANT:
+            return ""
+        return fingerprint_of(self.secret.reveal())
 
     @property
     def source_name(self) -> str:
@@ -88,7 +93,7 @@ class KeyResolver:
         timeout_s: float,
     ) -> None:
         self._keyvault = keyvault
-        self._providers = providers
+        self.providers = providers
         self._timeout_s = timeout_s
         self._reports: set[asyncio.Task[None]] = set()
         self._in_flight: dict[
@@ -102,7 +107,7 @@ class KeyResolver:
         fallback: PlatformFallback,
         time_remaining_s: float | None,
     ) -> ResolvedKey:
-        settings = self._providers[provider]
+        settings = self.providers[provider]
         if provider == "local":
             key = settings.platform_key.reveal() or LOCAL_PLACEHOLDER_KEY
             return ResolvedKey(provider, SecretStr(key), PLATFORM)
@@ -291,6 +296,7 @@ class RequestKeys:
         deadline: float,
     ) -> None:
         self._resolver = resolver
+        self._providers = resolver.providers
         self._tenant_id = tenant_id
         self._fallback = fallback
         self._deadline = deadline
@@ -313,6 +319,18 @@ class RequestKeys:
                 future.cancel()
                 raise
         return await asyncio.shield(future)
+
+    async def for_step(self, provider: str, model: str) -> ResolvedKey:
+        """The key for a call to ``model``; the platform's serves few models."""
+        key = await self.get(provider)
+        allowed = self._providers[provider].platform_models
+        if key.source == PLATFORM and model not in allowed:
+            raise PlatformKeyNotAllowed(
+                f"the platform's {provider} key serves only "
+                f"{', '.join(sorted(allowed))}, not {model}; use a key of the "
+                "tenant's own for other models"
+            )
+        return key
 
     def report_rejected(self, key: ResolvedKey, error: TenantKeyRejected) -> None:
         """Report a tenant key the provider refused, once per request."""

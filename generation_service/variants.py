@@ -111,7 +111,7 @@ class VariantRunner:
         last: Attempt | None = None
         for step in self._chain:
             try:
-                key = await self._keys.get(step.provider)
+                key = await self._keys.for_step(step.provider, step.model)
             except KeyResolutionError as error:
                 if step is self._chain[0]:
                     raise

@@ -107,9 +107,12 @@ class AnthropicApi:
             return error_response(script.behaviour, model, script)
 
         reply = _Message(model, _input_tokens(body), script.cached_input_tokens)
+        cookie = {"set-cookie": script.set_cookie} if script.set_cookie else {}
         if not body.get("stream"):
-            return await _whole(script, reply, record)
-        return SseResponse(_stream(script, reply, record), record)
+            response = await _whole(script, reply, record)
+            response.headers.update(cookie)
+            return response
+        return SseResponse(_stream(script, reply, record), record, cookie)
 
 
 class _Message:

@@ -68,6 +68,14 @@ _ERRORS: dict[Behaviour, tuple[int, str, str | None, str]] = {
         None,
         "The engine is currently overloaded, please try again later.",
     ),
+    Behaviour.CONTEXT_EXCEEDED: (
+        400,
+        "invalid_request_error",
+        "context_length_exceeded",
+        "This model's maximum context length is 2048 tokens. However, your "
+        "messages resulted in 5022 tokens. Please reduce the length of the "
+        "messages.",
+    ),
 }
 
 
@@ -138,16 +146,23 @@ class OpenAiApi:
 
         script = self.book.next_for(key, request.headers)
         model = str(body.get("model", ""))
+        cookie = {"set-cookie": script.set_cookie} if script.set_cookie else {}
+        streamed = bool(body.get("stream"))
+        if script.behaviour is Behaviour.CONTEXT_EXCEEDED and streamed and not chat:
+            record.end("context_exceeded")
+            return SseResponse(_nothing(), record, cookie)
         if script.behaviour in _ERRORS:
             record.end("rejected")
             return error_response(script.behaviour, key, model, script)
 
         shape = _Shape(chat=chat, model=model, prompt=_prompt_text(body, chat))
-        if not body.get("stream"):
-            return await self._whole(script, shape, record)
+        if not streamed:
+            response = await self._whole(script, shape, record)
+            response.headers.update(cookie)
+            return response
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         chunks = _stream(script, shape, include_usage and script.usage, record)
-        return SseResponse(chunks, record)
+        return SseResponse(chunks, record, cookie)
 
     async def _whole(
         self, script: Script, shape: _Shape, record: RecordedRequest
@@ -263,6 +278,11 @@ async def _stream(
     if usage_shape is UsageShape.SEPARATE:
         yield chunk([], shape.usage(script, sent))
     yield sse("[DONE]")
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""
 
 
 async def _failure(script: Script, record: RecordedRequest) -> AsyncIterator[bytes]:

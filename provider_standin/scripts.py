@@ -44,6 +44,11 @@ class Behaviour(StrEnum):
     MALFORMED = "malformed"
     # A complete, well-formed stream that carries no text at all.
     EMPTY = "empty"
+    # The prompt does not fit the model's context. Chat Completions and
+    # unstreamed calls answer HTTP 400 ``context_length_exceeded``; a
+    # streamed legacy Completions call answers as llama-cpp-python's server
+    # does: HTTP 200 and an empty body.
+    CONTEXT_EXCEEDED = "context_exceeded"
 
 
 class UsageShape(StrEnum):
@@ -72,6 +77,8 @@ class Script:
     leading_empty: int = 0
     fail_after: int = 2
     retry_after_s: int = 1
+    # Sent as a Set-Cookie header with the response, when not empty.
+    set_cookie: str = ""
 
     def pieces(self) -> list[str]:
         """The text split into ``deltas`` non-empty pieces, in order."""

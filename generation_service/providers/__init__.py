@@ -5,18 +5,25 @@ connection pools behind them are shared and owned by :class:`Adapters`,
 which closes them on shutdown. Every client is given its key and its own
 provider's base URL explicitly, so the SDKs never fall back to keys or hosts
 from the environment, and a key never reaches another provider's host.
+
+The pools keep no cookies: they are shared by every tenant, and a cookie a
+provider set in reply to one tenant's call must not ride along another's.
+A key that an HTTP header cannot carry is refused here, before any client
+is built around it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import anthropic
 import httpx2
 import openai
 
 from generation_service.config import GenerationSettings, ProviderSettings
-from generation_service.keys import ResolvedKey
+from generation_service.errors import PlatformKeyRejected, TenantKeyRejected
+from generation_service.keys import TENANT, ResolvedKey
 from generation_service.providers import anthropic_messages, openai_compatible
 from generation_service.providers.base import (
     Adapter,
@@ -54,8 +61,8 @@ class Adapters:
         self._timeout = httpx2.Timeout(
             settings.stream_idle_timeout_s, connect=settings.connect_timeout_s
         )
-        self._openai_http = openai.DefaultAsyncHttpxClient()
-        self._anthropic_http = anthropic.DefaultAsyncHttpxClient()
+        self._openai_http = openai.DefaultAsyncHttpxClient(cookies=_no_cookies())
+        self._anthropic_http = anthropic.DefaultAsyncHttpxClient(cookies=_no_cookies())
         self._anthropic_clients: ClientCache[anthropic.AsyncAnthropic] = ClientCache(
             settings.client_cache_size, settings.client_cache_ttl_s
         )
@@ -64,6 +71,8 @@ class Adapters:
         )
 
     def build(self, key: ResolvedKey) -> Adapter:
+        """The adapter for ``key``'s provider; raises if no header can carry it."""
+        _check_header_safe(key)
         # The base URL comes from the key's own provider, never the caller.
         base_url = self._providers[key.provider].base_url
         if key.provider == "anthropic":
@@ -106,3 +115,20 @@ class Adapters:
         self._anthropic_clients.clear()
         await self._openai_http.aclose()
         await self._anthropic_http.aclose()
+
+
+def _no_cookies() -> CookieJar:
+    # An empty allow-list of domains: every cookie offered is refused.
+    return CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+
+
+def _check_header_safe(key: ResolvedKey) -> None:
+    """Refuse a key HTTP headers cannot carry, naming none of its characters."""
+    if all(" " <= c <= "~" for c in key.secret.reveal()):
+        return
+    cause = "the key contains characters an HTTP header cannot carry"
+    if key.source == TENANT:
+        raise TenantKeyRejected(
+            key.provider, f"the tenant's key was rejected ({cause})", "not_ascii"
+        )
+    raise PlatformKeyRejected(key.provider, f"the platform key was rejected ({cause})")

@@ -27,6 +27,7 @@ from generation_service.errors import (
 )
 
 SDK_ERRORS = (openai.OpenAIError, anthropic.AnthropicError)
+CONTEXT_EXCEEDED = "context_length_exceeded"
 
 _TIMEOUTS = (openai.APITimeoutError, anthropic.APITimeoutError)
 _CONNECTION = (openai.APIConnectionError, anthropic.APIConnectionError)
@@ -75,6 +76,12 @@ def _by_status(
         )
     if status >= 500:
         return ProviderFailed(provider, f"server error (HTTP {status})")
+    if _error_code(error.body) == CONTEXT_EXCEEDED:
+        return ProviderRejectedRequest(
+            provider,
+            f"the prompt does not fit the model's context window (HTTP {status}); "
+            "shorten the prompt or the brand guide",
+        )
     return ProviderRejectedRequest(
         provider, f"the request was rejected (HTTP {status})"
     )
@@ -94,6 +101,13 @@ def _rejected(provider: str, tenant_key: bool, cause: str, code: str) -> Provide
             provider, f"the tenant's key was rejected ({cause})", code
         )
     return PlatformKeyRejected(provider, f"the platform key was rejected ({cause})")
+
+
+def _error_code(body: object) -> str:
+    """OpenAI's ``error.code``, such as ``context_length_exceeded``."""
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    code = inner.get("code") if isinstance(inner, dict) else None
+    return code if isinstance(code, str) else ""
 
 
 def _error_type(body: object) -> str:

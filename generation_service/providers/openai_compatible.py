@@ -7,6 +7,12 @@ none, which :class:`Finished` reports as ``usage=None``. The SDK ends its
 iteration the same way at ``[DONE]`` and at a silently closed connection, so
 the provider's own end-of-stream here is the chunk carrying a
 ``finish_reason``; a stream without one was cut.
+
+llama-cpp-python's server answers a streamed completion whose prompt does not
+fit the model's context with HTTP 200 and an empty body, which looks like a
+cut stream; unstreamed, it answers HTTP 400. So a completion stream that
+carried nothing at all is asked again unstreamed for one token: a refusal
+then says why, and only a call that is accepted leaves the stream cut.
 """
 
 from __future__ import annotations
@@ -119,8 +125,10 @@ class Completions:
             # The prompt ends at "Copy:": the model's first token brings the
             # space after it, which is not part of the copy.
             started = False
+            chunks = 0
             async with stream:
                 async for chunk in stream:
+                    chunks += 1
                     ending.note_usage(chunk.usage)
                     for choice in chunk.choices:
                         text = choice.text if started else choice.text.lstrip()
@@ -128,6 +136,8 @@ class Completions:
                             started = True
                             yield Delta(text)
                         ending.note_finish(choice.finish_reason)
+            if chunks == 0:
+                await self._explain_empty(call)
         except SDK_ERRORS as error:
             raise translate(error, self.provider, self._tenant_key) from None
         except ValueError:
@@ -135,6 +145,15 @@ class Completions:
                 self.provider, "the stream carried a chunk that is not JSON"
             ) from None
         yield ending.finished()
+
+    async def _explain_empty(self, call: GenerationCall) -> None:
+        """Raise the host's refusal of ``call``, if it refuses it unstreamed."""
+        await self._client.completions.create(
+            model=call.model,
+            prompt=call.completion_prompt,
+            max_tokens=1,
+            temperature=call.temperature,
+        )
 
 
 class _Ending:

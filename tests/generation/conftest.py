@@ -87,12 +87,13 @@ def request_for(
     provider: str,
     platforms: tuple[str, ...] = ("linkedin",),
     variants: int = 1,
+    prompt: str = "Announce the Trailhead jacket to hikers.",
     **fields: object,
 ) -> generation_pb2.GenerateContentRequest:
     return generation_pb2.GenerateContentRequest(
         tenant_id=tenant,
         provider=provider,
-        prompt="Announce the Trailhead jacket to hikers.",
+        prompt=prompt,
         content_type=generation_pb2.CONTENT_TYPE_SOCIAL_POST,
         platforms=list(platforms),
         variant_count=variants,

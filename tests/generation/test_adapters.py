@@ -337,3 +337,75 @@ async def test_connections_go_back_to_the_pool_on_every_path(
         assert all(r.ended_at is not None for r in standin.requests)
         first, second, *_ = standin.requests
         assert first.peer_port == second.peer_port
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_cookie_set_for_one_key_is_never_sent_with_another(
+    adapters: Adapters, standin: Standin, provider: str
+) -> None:
+    standin.script("k-cookie-a", Script(set_cookie="session=tenant-a; Path=/"))
+
+    await run(adapters, key_for(provider, "k-cookie-a"))
+    await run(adapters, key_for(provider, "k-cookie-b"))
+    await run(adapters, key_for(provider, "k-cookie-a"))
+
+    assert [r.api_key for r in standin.requests] == [
+        "k-cookie-a",
+        "k-cookie-b",
+        "k-cookie-a",
+    ]
+    assert [r.headers.get("cookie") for r in standin.requests] == [None] * 3
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [(TENANT, errors.TenantKeyRejected), (PLATFORM, errors.PlatformKeyRejected)],
+)
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_key_no_http_header_can_carry_is_refused_without_echoing_it(
+    adapters: Adapters, standin: Standin, provider: str, source: int, kind: type
+) -> None:
+    secret = "sk-caf\u00e9-" + sentinel_key("u")
+
+    with pytest.raises(kind) as raised:
+        await run(adapters, key_for(provider, secret, source))
+
+    assert "characters an HTTP header cannot carry" in str(raised.value)
+    assert not any(piece in str(raised.value) for piece in pieces_of(secret, 4))
+    assert standin.requests == []
+
+
+async def test_a_prompt_past_the_local_models_context_is_refused_not_cut(
+    adapters: Adapters, standin: Standin
+) -> None:
+    # llama-cpp-python answers a streamed request whose prompt exceeds the
+    # context with HTTP 200 and an empty body; unstreamed, with HTTP 400.
+    standin.script("k-ctx", Script(behaviour=Behaviour.CONTEXT_EXCEEDED))
+
+    with pytest.raises(errors.ProviderRejectedRequest) as raised:
+        await run(adapters, key_for("local", "k-ctx", PLATFORM))
+
+    assert "context" in str(raised.value)
+    assert not raised.value.retryable
+    assert [r.streamed for r in standin.requests] == [True, False]
+    assert standin.requests[1].body["max_tokens"] == 1
+
+
+async def test_an_empty_local_stream_with_a_prompt_that_fits_stays_incomplete(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-cut0", Script(behaviour=Behaviour.CUT, fail_after=0))
+
+    with pytest.raises(errors.StreamIncomplete):
+        await run(adapters, key_for("local", "k-cut0", PLATFORM))
+
+
+async def test_a_hosted_context_length_refusal_says_so(
+    adapters: Adapters, standin: Standin
+) -> None:
+    standin.script("k-ctx-hosted", Script(behaviour=Behaviour.CONTEXT_EXCEEDED))
+
+    with pytest.raises(errors.ProviderRejectedRequest) as raised:
+        await run(adapters, key_for("openai", "k-ctx-hosted"))
+
+    assert "context" in str(raised.value)

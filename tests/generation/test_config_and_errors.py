@@ -170,3 +170,83 @@ def test_the_database_url_never_shows_in_the_settings_repr() -> None:
     )
 
     assert "planted-password" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GENERATION_MAX_OUTPUT_TOKENS", "-5"),
+        ("GENERATION_MAX_PROMPT_CHARS", "0"),
+        ("GENERATION_MAX_RETRY_WAIT_S", "-1"),
+        ("GENERATION_MAX_ATTEMPTS", "0"),
+        ("GENERATION_MAX_PARALLEL_VARIANTS", "-2"),
+        ("GENERATION_CLIENT_CACHE_SIZE", "0"),
+        ("GENERATION_DATABASE_POOL_SIZE", "0"),
+        ("GENERATION_MAX_PLATFORMS_PER_REQUEST", "0"),
+        ("GENERATION_MAX_VARIANTS_PER_REQUEST", "0"),
+        ("GENERATION_MAX_CONCURRENT_RPCS", "0"),
+    ],
+)
+def test_non_positive_numbers_stop_the_start(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        GenerationSettings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("OPENAI_BASE_URL", "ftp://api.example.com/v1"),
+        ("ANTHROPIC_BASE_URL", "api.anthropic.com"),
+        ("OPENAI_BASE_URL", "http://api.example.com/v1"),
+        ("DEEPSEEK_BASE_URL", "http://10.0.0.5/v1"),
+        ("LOCAL_MODEL_BASE_URL", "file:///tmp/model"),
+        ("GOOGLE_BASE_URL", "https:///v1"),
+    ],
+)
+def test_a_base_url_that_is_not_https_or_loopback_http_stops_the_start(
+    name: str, url: str
+) -> None:
+    with pytest.raises(SettingsError, match=name):
+        GenerationSettings.from_env({name: url})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/v1", "http://[::1]:8080/v1", "http://localhost/v1"],
+)
+def test_plain_http_is_accepted_for_loopback_hosts(url: str) -> None:
+    settings = GenerationSettings.from_env({"OPENAI_BASE_URL": url})
+
+    assert settings.providers["openai"].base_url == url
+
+
+def test_the_local_model_may_be_reached_over_plain_http_on_its_own_network() -> None:
+    # It carries no tenant key: only the platform's own, usually none.
+    settings = GenerationSettings.from_env(
+        {"LOCAL_MODEL_BASE_URL": "http://local-model:8080/v1"}
+    )
+
+    assert settings.providers["local"].base_url == "http://local-model:8080/v1"
+
+
+def test_request_caps_and_rpc_concurrency_have_bounded_defaults() -> None:
+    settings = GenerationSettings.from_env({})
+
+    assert settings.max_platforms_per_request == 10
+    assert settings.max_variants_per_request == 20
+    assert settings.max_concurrent_rpcs == 1000
+
+
+def test_the_platform_key_allows_the_configured_models_only() -> None:
+    settings = GenerationSettings.from_env(
+        {
+            "OPENAI_MODEL_BLOG_POST": "gpt-4o",
+            "ANTHROPIC_PLATFORM_MODELS": "claude-a, claude-b",
+        }
+    )
+
+    assert settings.providers["openai"].platform_models == {"gpt-4o-mini", "gpt-4o"}
+    assert settings.providers["anthropic"].platform_models == {
+        "claude-a",
+        "claude-b",
+    }

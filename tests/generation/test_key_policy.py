@@ -96,7 +96,7 @@ async def test_a_tenant_policy_can_allow_the_platform_key(
     )
 
     assert outcome.summary.key_source == PLATFORM
-    assert outcome.summary.key_fingerprint == platform_key[-4:]
+    assert outcome.summary.key_fingerprint == ""
     assert [r.api_key for r in standin.requests] == [platform_key]
 
 
@@ -385,3 +385,64 @@ async def test_keys_go_only_to_their_own_providers_host(
         keys["anthropic"]: "/v1/messages",
         keys["qwen"]: "/v1/chat/completions",
     }
+
+
+async def test_the_platform_key_serves_only_its_allowed_models(
+    pki: Pki, keyvault: RunningKeyVault, standin: Standin, tenant: str
+) -> None:
+    env = {
+        **provider_env(standin),
+        **platform_keys({"openai": sentinel_key("platform")}),
+        "OPENAI_PLATFORM_MODELS": "gpt-4o-mini,gpt-4.1-mini",
+    }
+    request = request_for(tenant, "openai")
+    request.model = "o1-pro"
+
+    async with (
+        generation_server(pki, keyvault.address, **env) as running,
+        generation_stub(pki, running) as stub,
+    ):
+        refused = await call_generate(stub, request)
+        request.model = "gpt-4.1-mini"
+        allowed = await call_generate(stub, request)
+
+    assert refused.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert refused.reason == "PLATFORM_KEY_NOT_ALLOWED"
+    assert "o1-pro" in refused.error.details()
+    assert allowed.summary.model == "gpt-4.1-mini"
+    assert [r.body["model"] for r in standin.requests] == ["gpt-4.1-mini"]
+
+
+async def test_a_tenant_key_may_name_any_model(
+    pki: Pki, keyvault: RunningKeyVault, standin: Standin, tenant: str
+) -> None:
+    await save_key(pki, keyvault, tenant, "openai", sentinel_key("own"))
+    request = request_for(tenant, "openai")
+    request.model = "o1-pro"
+
+    outcome = await generate(pki, keyvault.address, request, **provider_env(standin))
+
+    assert outcome.summary.model == "o1-pro"
+    assert outcome.summary.key_source == TENANT
+
+
+async def test_a_fallback_step_on_a_disallowed_platform_model_is_skipped(
+    pki: Pki, keyvault: RunningKeyVault, standin: Standin, tenant: str
+) -> None:
+    anthropic_key = sentinel_key("platform-a")
+    standin.script(anthropic_key, Script(behaviour=Behaviour.UNAVAILABLE))
+    env = {
+        **provider_env(standin),
+        **platform_keys(
+            {"anthropic": anthropic_key, "openai": sentinel_key("platform-o")}
+        ),
+        "GENERATION_PROVIDER_CHAIN": "anthropic,openai",
+        "OPENAI_MODEL": "gpt-4o",
+        "OPENAI_PLATFORM_MODELS": "gpt-4o-mini",
+    }
+
+    outcome = await generate(pki, keyvault.address, request_for(tenant, ""), **env)
+
+    assert outcome.reason == "PROVIDER_OVERLOADED"
+    assert {r.path for r in standin.requests} == {"/v1/messages"}
+    assert ("openai", "PLATFORM_KEY_NOT_ALLOWED") in outcome.attempt_chain()

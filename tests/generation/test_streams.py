@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 from keyvault_service.server import RunningKeyVault
 from provider_standin import Behaviour, Script, Standin
 from tests.conftest import Pki
-from tests.generation.conftest import request_for, save_key
+from tests.generation.conftest import CapturedLogs, request_for, save_key
 from tests.support.generation import (
     Outcome,
     call_generate,
@@ -23,7 +23,7 @@ from tests.support.generation import (
     generation_server,
     generation_stub,
 )
-from tests.support.standin import provider_env, sentinel_key
+from tests.support.standin import pieces_of, provider_env, sentinel_key
 
 
 def retry_delay_s(outcome: Outcome) -> float:
@@ -327,3 +327,44 @@ async def test_the_provider_model_and_key_are_named_on_each_variant(
     assert completed.key_source == generation_pb2.KEY_SOURCE_TENANT
     assert completed.key_fingerprint == tenant_key[-4:]
     assert completed.finish_reason == "stop"
+
+
+async def test_a_prompt_past_the_local_context_fails_invalid_without_retry(
+    pki: Pki, standin: Standin, tenant: str
+) -> None:
+    env = {
+        **provider_env(standin, local=True),
+        "LOCAL_MODEL_API_KEY": "k-local-ctx",
+    }
+    standin.script("k-local-ctx", Script(behaviour=Behaviour.CONTEXT_EXCEEDED))
+
+    outcome = await generate(pki, "127.0.0.1:1", request_for(tenant, "local"), **env)
+
+    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert outcome.reason == "PROVIDER_REJECTED_REQUEST"
+    assert "context" in outcome.error.details()
+    # One streamed call and its one-token check; no retry.
+    assert [r.streamed for r in standin.requests] == [True, False]
+
+
+async def test_a_non_ascii_key_fails_clearly_and_logs_no_traceback(
+    pki: Pki,
+    keyvault: RunningKeyVault,
+    standin: Standin,
+    tenant: str,
+    captured_logs: CapturedLogs,
+) -> None:
+    secret = "sk-\u00fcber-" + sentinel_key("u")
+    env = {**provider_env(standin), "OPENAI_API_KEY": secret}
+
+    outcome = await generate(
+        pki, keyvault.address, request_for(tenant, "openai"), **env
+    )
+
+    assert outcome.code == grpc.StatusCode.INTERNAL
+    assert outcome.reason == "PLATFORM_KEY_REJECTED"
+    assert "characters an HTTP header cannot carry" in outcome.error.details()
+    assert "Traceback" not in captured_logs.text
+    assert "UnicodeEncodeError" not in captured_logs.text
+    assert not any(piece in captured_logs.text for piece in pieces_of(secret))
+    assert standin.requests == []
