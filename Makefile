@@ -26,6 +26,7 @@ up: install
 lint: install $(BUF)
 	$(BUF) lint
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: lint
 	$(VENV)/bin/pytest
