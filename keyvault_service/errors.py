@@ -17,6 +17,7 @@
     ├── KeyUnreadable              a stored key failed authentication (opaque)
     ├── KeyChanged                 the key was replaced while being worked on
     ├── TenantDeleted              the tenant is being deleted; no new keys
+    ├── TenantNotFound             the tenant has no keys and no deletion
     ├── RotationRefused            a rotation step would lose or race data
     │   ├── RowsBelowVersion       rows still need a KEK version being retired
     │   └── RotationInProgress     another replica is rotating right now
@@ -76,7 +77,14 @@ class InvalidField(InvalidArgument):
 
 
 class CallerNotAllowed(KeyVaultError):
-    """The caller's certificate is not on the allow-list of this call."""
+    """The caller's certificate is not on the allow-list of this call.
+
+    The message says what the certificate may not do, in words fixed by the
+    call; it never holds the request's input or the certificate's names.
+    """
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"this client certificate may not {action}")
 
 
 class KeyNotFound(KeyVaultError):
@@ -117,6 +125,10 @@ class KeyChanged(KeyVaultError):
 
 class TenantDeleted(KeyVaultError):
     """The tenant was deleted; its keys cannot be saved until it is shredded."""
+
+
+class TenantNotFound(KeyVaultError):
+    """The tenant has no keys and was never deleted: nothing to delete."""
 
 
 class RotationRefused(KeyVaultError):
@@ -195,9 +207,7 @@ ERROR_TABLE: dict[type[KeyVaultError], Outcome] = {
     InvalidApiKey: Outcome(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_API_KEY"),
     InvalidField: Outcome(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"),
     CallerNotAllowed: Outcome(
-        grpc.StatusCode.PERMISSION_DENIED,
-        "CALLER_NOT_ALLOWED",
-        "this client certificate may not read decrypted keys",
+        grpc.StatusCode.PERMISSION_DENIED, "CALLER_NOT_ALLOWED"
     ),
     KeyNotFound: Outcome(
         grpc.StatusCode.NOT_FOUND,
@@ -238,6 +248,11 @@ ERROR_TABLE: dict[type[KeyVaultError], Outcome] = {
         grpc.StatusCode.FAILED_PRECONDITION,
         "TENANT_DELETED",
         "the tenant is being deleted",
+    ),
+    TenantNotFound: Outcome(
+        grpc.StatusCode.NOT_FOUND,
+        "TENANT_NOT_FOUND",
+        "the tenant has no keys and no pending deletion",
     ),
     RotationRefused: Outcome(
         grpc.StatusCode.FAILED_PRECONDITION, "ROTATION_REFUSED"

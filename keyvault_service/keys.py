@@ -23,6 +23,8 @@ import structlog
 from keyvault_service import audit, envelope
 from keyvault_service.cache import DataKeyCache
 from keyvault_service.errors import (
+    InvalidArgument,
+    InvalidField,
     KekMisconfigured,
     KekMismatch,
     KeyChanged,
@@ -88,6 +90,7 @@ class KeyService:
         caller: str = "",
     ) -> tuple[KeyMetadata, bool]:
         """Store or replace a key; ``True`` when none existed before."""
+        self.check_expiry(expires_at)
         # A new row id and generation per save: the ciphertext is bound to
         # both, so an old ciphertext (or a whole old row) cannot be put back.
         identity = envelope.KeyIdentity(
@@ -155,31 +158,30 @@ class KeyService:
         expires_at: dt.datetime | Keep | None,
         caller: str = "",
     ) -> KeyMetadata:
-        """Set the status (active or disabled) and/or the expiry date."""
-        metadata: KeyMetadata | None = None
+        """Set the status (active or disabled) and/or the expiry date.
+
+        Setting what is already set is no change: nothing is written or
+        recorded.
+        """
+        if status is None and isinstance(expires_at, Keep):
+            raise InvalidArgument(
+                "nothing to change: give status, expire_time or clear_expire_time"
+            )
+        expiry = None
         if not isinstance(expires_at, Keep):
-            entry = audit.Entry(
-                audit.Event.EXPIRY_CHANGED, tenant_id, provider, caller,
-                detail="cleared" if expires_at is None else expires_at.isoformat(),
-            )
-            metadata = await self._store.set_expiry(
-                tenant_id, provider, expires_at, entry
-            )
-            if metadata is None:
-                raise KeyNotFound(f"no {provider} key for this tenant")
-        if status is not None:
-            entry = audit.Entry(
-                audit.Event.STATUS_CHANGED, tenant_id, provider, caller, detail=status
-            )
-            metadata = await self._store.set_status(
-                tenant_id, provider, status, "", entry
-            )
+            self.check_expiry(expires_at)
+            expiry = (expires_at,)
+        metadata = await self._store.update(
+            tenant_id, provider, status, expiry, caller
+        )
         if metadata is None:
-            found = await self._store.fetch(tenant_id, provider)
-            if found is None:
-                raise KeyNotFound(f"no {provider} key for this tenant")
-            metadata = found.metadata
+            raise KeyNotFound(f"no {provider} key for this tenant")
         return metadata
+
+    def check_expiry(self, expires_at: dt.datetime | None) -> None:
+        """Refuse an expiry date that has already passed."""
+        if expires_at is not None and expires_at <= self._now():
+            raise InvalidField("expire_time", "expire_time is in the past")
 
     async def report_rejected(
         self,

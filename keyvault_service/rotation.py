@@ -39,7 +39,7 @@ import asyncpg
 import structlog
 
 from keyvault_service import audit
-from keyvault_service.config import KeyVaultSettings
+from keyvault_service.config import MAX_REWRAP_BATCH_SIZE, KeyVaultSettings
 from keyvault_service.database import translated
 from keyvault_service.errors import (
     KekMisconfigured,
@@ -51,6 +51,7 @@ from keyvault_service.errors import (
 from keyvault_service.kek import KekProvider, KekSet, KeyInfo, WrappedKey
 from keyvault_service.notices import CHANNEL, NOTIFY, Notice
 from keyvault_service.storage import KeyStore
+from shared import logging as byok_logging
 
 # Spells "byokrot"; distinct from the migration lock.
 ROTATION_LOCK_ID = 0x62796F6B726F74
@@ -401,14 +402,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=_batch_size,
         default=0,
-        help="keys per re-wrap call (default: KEYVAULT_REWRAP_BATCH_SIZE)",
+        help=f"keys per re-wrap call, 1 to {MAX_REWRAP_BATCH_SIZE}"
+        " (default: KEYVAULT_REWRAP_BATCH_SIZE)",
     )
 
 
+def _batch_size(text: str) -> int:
+    # Checked while parsing: a bad size found mid-run would leave the KEK
+    # rotated and its rows half re-wrapped.
+    refusal = argparse.ArgumentTypeError(
+        f"--batch-size must be a whole number from 1 to {MAX_REWRAP_BATCH_SIZE}"
+    )
+    try:
+        size = int(text)
+    except ValueError:
+        raise refusal from None
+    if not 1 <= size <= MAX_REWRAP_BATCH_SIZE:
+        raise refusal
+    return size
+
+
 def run(args: argparse.Namespace) -> int:
-    """Rotate with the service's settings; exit 1 if any key was left behind."""
+    """Rotate with the service's settings; exit 1 if any key was left behind.
+
+    The summary goes to stdout, log lines and errors to stderr, so the
+    summary can be piped on its own.
+    """
     settings = KeyVaultSettings.from_env()
     try:
         report = asyncio.run(_run_once(settings, args))
@@ -425,8 +446,7 @@ def run(args: argparse.Namespace) -> int:
     for failure in report.failures:
         print(
             f"failed: key {failure.key_id} ({failure.tenant_id}/{failure.provider},"
-            f" v{failure.kek_version}): {failure.reason}",
-            file=sys.stderr,
+            f" v{failure.kek_version}): {failure.reason}"
         )
     left_behind = report.failures or any(kek.remaining for kek in report.keks)
     return 1 if left_behind else 0
@@ -437,7 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="byok rotate-kek", description=__doc__.splitlines()[0]
     )
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    byok_logging.configure()
+    return run(args)
 
 
 async def _run_once(

@@ -56,6 +56,9 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["KeyVaultService"].full_name
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
 _REASON = re.compile(r"[a-z0-9_.:-]{1,64}")
+# What a refused caller is told it may not do, per operator RPC group.
+CHANGE_KEYS = "change keys"
+OPERATOR_RPCS = "call operator RPCs"
 
 _log = structlog.get_logger("byok.keyvault.rpc")
 
@@ -121,7 +124,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def SaveKey(
         self, request: pb.SaveKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.SaveKeyResponse:
-        caller = self._authorise_admin(context)
+        caller = self._authorise_admin(context, CHANGE_KEYS)
         tenant, provider = _tenant_and_provider(request)
         api_key = validation.api_key(request.api_key)
         expires_at = None
@@ -137,7 +140,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def DeleteKey(
         self, request: pb.DeleteKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteKeyResponse:
-        caller = self._authorise_admin(context)
+        caller = self._authorise_admin(context, CHANGE_KEYS)
         tenant, provider = _tenant_and_provider(request)
         deleted = await self._keys.delete(tenant, provider, caller)
         annotate(deleted=deleted)
@@ -150,7 +153,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
         self._authorise(
             context,
             self._admin_allowed | self._decrypt_allowed,
-            "caller is on neither the operator nor the decrypt allow-list",
+            "list keys",
         )
         tenant = validation.tenant_id(request.tenant_id)
         annotate(tenant=tenant)
@@ -172,7 +175,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def UpdateKey(
         self, request: pb.UpdateKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateKeyResponse:
-        caller = self._authorise_admin(context)
+        caller = self._authorise_admin(context, CHANGE_KEYS)
         tenant, provider = _tenant_and_provider(request)
         status = None
         if request.status != pb.KEY_STATUS_UNSPECIFIED:
@@ -231,7 +234,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def RotateKek(
         self, request: pb.RotateKekRequest, context: grpc.aio.ServicerContext
     ) -> pb.RotateKekResponse:
-        caller = self._authorise_admin(context)
+        caller = self._authorise_admin(context, OPERATOR_RPCS)
         report = await self._rotation.rotate(
             caller,
             request.raise_min_decryption_version,
@@ -245,7 +248,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def RewrapKeys(
         self, request: pb.RewrapKeysRequest, context: grpc.aio.ServicerContext
     ) -> pb.RewrapKeysResponse:
-        caller = self._authorise_admin(context)
+        caller = self._authorise_admin(context, OPERATOR_RPCS)
         report = await self._rotation.rewrap(
             caller,
             request.raise_min_decryption_version,
@@ -261,7 +264,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
         request: pb.SetMinDecryptionVersionRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.SetMinDecryptionVersionResponse:
-        caller = self._authorise_admin(context)
+        caller = self._authorise_admin(context, OPERATOR_RPCS)
         if request.version < 1:
             raise InvalidField("version", "version must be 1 or more")
         report = await self._rotation.set_min_decryption_version(
@@ -273,7 +276,7 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def RekeyKey(
         self, request: pb.RekeyKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.RekeyKeyResponse:
-        caller = self._authorise_admin(context)
+        caller = self._authorise_admin(context, CHANGE_KEYS)
         tenant, provider = _tenant_and_provider(request)
         metadata = await self._keys.rekey(tenant, provider, caller)
         return pb.RekeyKeyResponse(key=self._metadata(metadata))
@@ -282,20 +285,22 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
     async def DeleteTenant(
         self, request: pb.DeleteTenantRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteTenantResponse:
-        caller = self._authorise_admin(context)
+        caller = self._authorise_admin(context, OPERATOR_RPCS)
         tenant = validation.tenant_id(request.tenant_id)
         annotate(tenant=tenant)
-        deleted, shred_at = await self._shredder.delete_tenant(tenant, caller)
-        annotate(deleted=deleted)
+        deletion = await self._shredder.delete_tenant(tenant, caller)
+        annotate(deleted=deletion.deleted_keys)
         return pb.DeleteTenantResponse(
-            deleted_keys=deleted, shred_time=messages.timestamp(shred_at)
+            deleted_keys=deletion.deleted_keys,
+            shred_time=messages.timestamp(deletion.shred_at),
+            save_allowed_time=messages.timestamp(deletion.save_allowed_at),
         )
 
     @_guarded
     async def ListAuditEvents(
         self, request: pb.ListAuditEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAuditEventsResponse:
-        self._authorise_admin(context)
+        self._authorise_admin(context, OPERATOR_RPCS)
         tenant = request.tenant_id and validation.tenant_id(request.tenant_id)
         annotate(tenant=tenant)
         size = request.page_size or DEFAULT_PAGE_SIZE
@@ -330,21 +335,21 @@ class KeyVaultServicer(keyvault_pb2_grpc.KeyVaultServiceServicer):
         annotate(caller=sorted(identities))
         if isinstance(request, pb.GetDecryptedKeyRequest):
             await self._record_denied(request, _caller(context))
-        raise CallerNotAllowed("caller is not on the decrypt allow-list")
+            raise CallerNotAllowed("read decrypted keys")
+        raise CallerNotAllowed("report rejected keys")
 
-    def _authorise_admin(self, context: grpc.aio.ServicerContext) -> str:
-        return self._authorise(
-            context, self._admin_allowed, "caller is not on the operator allow-list"
-        )
+    def _authorise_admin(self, context: grpc.aio.ServicerContext, action: str) -> str:
+        return self._authorise(context, self._admin_allowed, action)
 
     def _authorise(
-        self, context: grpc.aio.ServicerContext, allow_list: Set[str], refusal: str
+        self, context: grpc.aio.ServicerContext, allow_list: Set[str], action: str
     ) -> str:
+        """The caller's allowed name; refused, the message names ``action``."""
         identities = peer_identities(context)
         allowed = identities & allow_list
         annotate(caller=sorted(allowed or identities))
         if not allowed:
-            raise CallerNotAllowed(refusal)
+            raise CallerNotAllowed(action)
         return sorted(allowed)[0]
 
     async def _record_denied(

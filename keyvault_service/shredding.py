@@ -5,7 +5,10 @@ same transaction moves each key's generation on (so no earlier row can be
 put back), records the events, schedules the shred at
 ``now + KEYVAULT_SHRED_GRACE_S`` in ``tenant_deletions``, and tells every
 replica to drop the tenant's cached data keys. Until the shred, saving a key
-for the tenant is refused with ``TENANT_DELETED``.
+for the tenant is refused with ``TENANT_DELETED``; the response says when that
+ends, with or without a tenant KEK. Deleting again while a deletion is known
+changes and records nothing; a tenant with neither keys nor a deletion is
+``TENANT_NOT_FOUND``, so a mistyped id blocks no one.
 
 Crypto-shredding, with per-tenant KEKs (``KEYVAULT_TENANT_KEKS=true``): the
 tenant's own KEK wraps every data key the tenant had since, so destroying it
@@ -32,13 +35,14 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import asyncpg
 import structlog
 
 from keyvault_service import audit
 from keyvault_service.database import translated
-from keyvault_service.errors import KekError, KeyVaultError
+from keyvault_service.errors import KekError, KeyVaultError, TenantNotFound
 from keyvault_service.kek import KekSet
 from keyvault_service.notices import CHANNEL, NOTIFY, Notice
 from keyvault_service.storage import KeyStore
@@ -63,6 +67,11 @@ RETURNING shred_after
 
 _PENDING = "SELECT shred_after FROM tenant_deletions WHERE tenant_id = $1"
 
+_EARLIER = """
+SELECT shred_after, shredded_at, kek_key_name FROM tenant_deletions
+WHERE tenant_id = $1
+"""
+
 _BUMP_ALL = """
 UPDATE key_generations SET generation = nextval('key_generation_seq')
 WHERE tenant_id = $1
@@ -84,6 +93,16 @@ FOR UPDATE SKIP LOCKED
 _DONE = "UPDATE tenant_deletions SET shredded_at = now() WHERE tenant_id = $1"
 
 
+@dataclass(frozen=True)
+class TenantDeletion:
+    """What deleting a tenant did, and when its id may hold keys again."""
+
+    deleted_keys: int
+    save_allowed_at: dt.datetime
+    # When the tenant's own KEK is destroyed; None without one.
+    shred_at: dt.datetime | None
+
+
 class TenantShredder:
     def __init__(
         self,
@@ -97,10 +116,12 @@ class TenantShredder:
         self._grace_s = grace_s
         self._invalidate = invalidate
 
-    async def delete_tenant(
-        self, tenant_id: str, caller: str
-    ) -> tuple[int, dt.datetime | None]:
-        """Delete the tenant's keys; their count and the shred time, if any."""
+    async def delete_tenant(self, tenant_id: str, caller: str) -> TenantDeletion:
+        """Delete the tenant's keys and schedule the shred.
+
+        Deleting again while a deletion is known changes nothing and records
+        nothing; a tenant with neither keys nor a deletion is not found.
+        """
         kek_name = self._keks.tenant_kek_name(tenant_id) or ""
         kek_provider = self._keks.provider if kek_name else ""
         timeout = self._store.timeout_s
@@ -109,15 +130,18 @@ class TenantShredder:
                 self._store.pool.acquire() as connection,
                 connection.transaction(),
             ):
+                rows = await connection.fetch(
+                    _DELETE_ALL, tenant_id, timeout=timeout
+                )
+                if not rows:
+                    return await _earlier_deletion(connection, tenant_id, timeout)
+
+                await connection.execute(_BUMP_ALL, tenant_id, timeout=timeout)
                 shred_after = await connection.fetchval(
                     _SCHEDULE, tenant_id, self._grace_s, kek_provider, kek_name,
                     timeout=timeout,
                 ) or await connection.fetchval(
                     _PENDING, tenant_id, timeout=timeout
-                )
-                await connection.execute(_BUMP_ALL, tenant_id, timeout=timeout)
-                rows = await connection.fetch(
-                    _DELETE_ALL, tenant_id, timeout=timeout
                 )
                 await audit.record_many(
                     connection, _deleted_entries(tenant_id, rows, caller), timeout
@@ -135,7 +159,9 @@ class TenantShredder:
         _log.info("tenant deleted", tenant=tenant_id, keys=len(rows))
         if self._grace_s == 0:
             await self.sweep()
-        return len(rows), shred_after if kek_name else None
+        return TenantDeletion(
+            len(rows), shred_after, shred_after if kek_name else None
+        )
 
     async def sweep(self) -> list[str]:
         """Shred every deletion whose grace period is over; the tenants shredded."""
@@ -191,6 +217,17 @@ class TenantShredder:
         self._invalidate(Notice("tenant", tenant_id))
         _log.info("tenant shredded", tenant=tenant_id, kek=kek_name or None)
         return True
+
+
+async def _earlier_deletion(
+    connection: asyncpg.Connection, tenant_id: str, timeout_s: float
+) -> TenantDeletion:
+    row = await connection.fetchrow(_EARLIER, tenant_id, timeout=timeout_s)
+    if row is None:
+        raise TenantNotFound("the tenant has no keys and was never deleted")
+    allowed = row["shredded_at"] or row["shred_after"]
+    shred_at = allowed if row["kek_key_name"] else None
+    return TenantDeletion(0, allowed, shred_at)
 
 
 def _deleted_entries(

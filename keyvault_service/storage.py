@@ -151,14 +151,27 @@ WITH touched AS (
 
 _SET_STATUS = f"""
 UPDATE provider_keys AS k SET
-    status = $3, status_reason = $4, status_changed_at = now()
+    status = $3, status_reason = $4, status_changed_at = now(), updated_at = now()
 WHERE tenant_id = $1 AND provider = $2 AND ($5::uuid IS NULL OR id = $5)
 RETURNING {_METADATA}
 """  # noqa: S608 - interpolates module constants only
 
-_SET_EXPIRY = f"""
-UPDATE provider_keys AS k SET expires_at = $3, updated_at = now()
-WHERE tenant_id = $1 AND provider = $2
+_LOCK_ONE = f"""
+SELECT {_METADATA} FROM provider_keys k
+WHERE k.tenant_id = $1 AND k.provider = $2
+FOR UPDATE
+"""  # noqa: S608 - interpolates module constants only
+
+# Right-hand sides read the old row: the status stamp moves only on a change.
+_UPDATE = f"""
+UPDATE provider_keys AS k SET
+    status = $2,
+    status_reason = CASE WHEN k.status = $2 THEN k.status_reason ELSE '' END,
+    status_changed_at = CASE
+        WHEN k.status = $2 THEN k.status_changed_at ELSE now() END,
+    expires_at = $3,
+    updated_at = now()
+WHERE k.id = $1
 RETURNING {_METADATA}
 """  # noqa: S608 - interpolates module constants only
 
@@ -339,14 +352,42 @@ class KeyStore:
             _SET_STATUS, (tenant_id, provider, status, reason, key_id), entry
         )
 
-    async def set_expiry(
+    async def update(
         self,
         tenant_id: str,
         provider: str,
-        expires_at: dt.datetime | None,
-        entry: audit.Entry,
+        status: str | None,
+        expiry: tuple[dt.datetime | None] | None,
+        caller: str,
     ) -> KeyMetadata | None:
-        return await self._change(_SET_EXPIRY, (tenant_id, provider, expires_at), entry)
+        """Set status and/or expiry (``expiry`` is a 1-tuple when given).
+
+        Only what differs from the stored row is written and recorded: the
+        same status or date set again leaves the row and the audit log as
+        they were. None when no key is stored.
+        """
+        with translated():
+            async with self.pool.acquire() as connection, connection.transaction():
+                row = await connection.fetchrow(
+                    _LOCK_ONE, tenant_id, provider, timeout=self.timeout_s
+                )
+                if row is None:
+                    return None
+
+                current = _metadata(row)
+                entries = _changes(current, status, expiry, caller)
+                if not entries:
+                    return current
+
+                row = await connection.fetchrow(
+                    _UPDATE,
+                    current.key_id,
+                    status or current.status,
+                    current.expires_at if expiry is None else expiry[0],
+                    timeout=self.timeout_s,
+                )
+                await audit.record_many(connection, entries, self.timeout_s)
+        return _metadata(row)
 
     async def register_kek(self, provider: str, key_name: str) -> None:
         with translated():
@@ -459,6 +500,29 @@ def _unsaved(
     return KeyMetadata(
         identity.tenant_id, identity.provider, fingerprint, wrapped.version, now, now
     )
+
+
+def _changes(
+    current: KeyMetadata,
+    status: str | None,
+    expiry: tuple[dt.datetime | None] | None,
+    caller: str,
+) -> list[audit.Entry]:
+    """One event per field the update really changes."""
+    entries = []
+    if status is not None and status != current.status:
+        entries.append(audit.Entry(
+            audit.Event.STATUS_CHANGED, current.tenant_id, current.provider,
+            caller, key_id=current.key_id, detail=status,
+        ))
+    if expiry is not None and expiry[0] != current.expires_at:
+        expires_at = expiry[0]
+        entries.append(audit.Entry(
+            audit.Event.EXPIRY_CHANGED, current.tenant_id, current.provider,
+            caller, key_id=current.key_id,
+            detail="cleared" if expires_at is None else expires_at.isoformat(),
+        ))
+    return entries
 
 
 def _metadata(row: asyncpg.Record) -> KeyMetadata:

@@ -62,13 +62,14 @@ def test_only_caller_facing_errors_show_their_own_message():
         # An operator needs the count of rows that block the retirement.
         errors.RotationRefused,
         errors.RowsBelowVersion,
+        # Says what the certificate may not do, in words the service chose.
+        errors.CallerNotAllowed,
     }
 
 
 def test_the_status_of_each_kind_of_failure():
     expected = {
         errors.InvalidApiKey: grpc.StatusCode.INVALID_ARGUMENT,
-        errors.CallerNotAllowed: grpc.StatusCode.PERMISSION_DENIED,
         errors.KeyNotFound: grpc.StatusCode.NOT_FOUND,
         errors.KeyUnreadable: grpc.StatusCode.DATA_LOSS,
         errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
@@ -81,11 +82,15 @@ def test_the_status_of_each_kind_of_failure():
         errors.KeyExpired: grpc.StatusCode.FAILED_PRECONDITION,
         errors.RowsBelowVersion: grpc.StatusCode.FAILED_PRECONDITION,
         errors.TenantDeleted: grpc.StatusCode.FAILED_PRECONDITION,
+        errors.TenantNotFound: grpc.StatusCode.NOT_FOUND,
         errors.RotationInProgress: grpc.StatusCode.ABORTED,
         errors.KeyChanged: grpc.StatusCode.ABORTED,
     }
 
     assert {cls: outcome_of(cls()).code for cls in expected} == expected
+    assert outcome_of(errors.CallerNotAllowed("list keys")).code == (
+        grpc.StatusCode.PERMISSION_DENIED
+    )
 
 
 def test_data_loss_says_one_generic_thing_and_invites_no_retry():

@@ -67,14 +67,25 @@ async def test_keys_expiring_within_the_window_are_flagged_in_the_listing(
     assert not default.keys[2].HasField("expire_time")
 
 
+async def expire_now(db, tenant: str, provider: str = "openai") -> None:
+    """Let time pass: move the stored expiry date into the past."""
+    await db.execute(
+        "UPDATE provider_keys SET expires_at = now() - interval '1 day'"
+        " WHERE tenant_id = $1 AND provider = $2",
+        tenant,
+        provider,
+    )
+
+
 async def test_an_expired_key_is_refused_without_a_fallback(
-    pki, keyvault, tenant, sentinels
+    pki, keyvault, db, tenant, sentinels
 ):
     async with keyvault_stub(pki, keyvault) as stub:
         await stub.SaveKey(pb.SaveKeyRequest(
             tenant_id=tenant, provider="openai", api_key=sentinels.new(),
-            expire_time=in_days(-1),
+            expire_time=in_days(1),
         ))
+    await expire_now(db, tenant)
 
     assert await read(pki, keyvault, tenant) == (
         grpc.StatusCode.FAILED_PRECONDITION, "KEY_EXPIRED"
@@ -105,15 +116,16 @@ async def test_a_disabled_key_is_refused_until_enabled_again(
 
 
 async def test_an_expiry_date_can_be_set_and_cleared_without_resaving(
-    pki, keyvault, tenant, sentinels
+    pki, keyvault, db, tenant, sentinels
 ):
     async with keyvault_stub(pki, keyvault) as stub:
         saved = await stub.SaveKey(pb.SaveKeyRequest(
             tenant_id=tenant, provider="openai", api_key=sentinels.new()
         ))
         expired = await stub.UpdateKey(pb.UpdateKeyRequest(
-            tenant_id=tenant, provider="openai", expire_time=in_days(-1)
+            tenant_id=tenant, provider="openai", expire_time=in_days(1)
         ))
+        await expire_now(db, tenant)
         refused = await read(pki, keyvault, tenant)
         cleared = await stub.UpdateKey(pb.UpdateKeyRequest(
             tenant_id=tenant, provider="openai", clear_expire_time=True
@@ -258,3 +270,95 @@ async def test_updating_a_missing_key_is_not_found(pki, keyvault, tenant):
             ))
 
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_an_update_that_asks_for_no_change_is_invalid(pki, keyvault, tenant):
+    async with keyvault_stub(pki, keyvault) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.UpdateKey(
+                pb.UpdateKeyRequest(tenant_id=tenant, provider="openai")
+            )
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == (
+        "nothing to change: give status, expire_time or clear_expire_time"
+    )
+
+
+async def test_setting_what_is_already_set_changes_and_records_nothing(
+    pki, keyvault, tenant, sentinels
+):
+    expiry = in_days(10)
+    async with keyvault_stub(pki, keyvault) as stub:
+        saved = await stub.SaveKey(pb.SaveKeyRequest(
+            tenant_id=tenant, provider="openai", api_key=sentinels.new(),
+            expire_time=expiry,
+        ))
+        same = await stub.UpdateKey(pb.UpdateKeyRequest(
+            tenant_id=tenant, provider="openai", status=S.KEY_STATUS_ACTIVE,
+            expire_time=expiry,
+        ))
+        await stub.SaveKey(pb.SaveKeyRequest(
+            tenant_id=tenant, provider="qwen", api_key=sentinels.new()
+        ))
+        uncleared = await stub.UpdateKey(pb.UpdateKeyRequest(
+            tenant_id=tenant, provider="qwen", clear_expire_time=True
+        ))
+        events = await stub.ListAuditEvents(
+            pb.ListAuditEventsRequest(tenant_id=tenant)
+        )
+
+    assert same.key == saved.key
+    assert not uncleared.key.HasField("expire_time")
+    assert [e.type for e in events.events] == [pb.AUDIT_EVENT_TYPE_SAVED] * 2
+
+
+async def test_every_change_moves_the_update_time_and_its_event_names_the_key(
+    pki, keyvault, tenant, sentinels
+):
+    async with keyvault_stub(pki, keyvault) as stub:
+        saved = await stub.SaveKey(pb.SaveKeyRequest(
+            tenant_id=tenant, provider="openai", api_key=sentinels.new()
+        ))
+        disabled = await stub.UpdateKey(pb.UpdateKeyRequest(
+            tenant_id=tenant, provider="openai", status=S.KEY_STATUS_DISABLED
+        ))
+        dated = await stub.UpdateKey(pb.UpdateKeyRequest(
+            tenant_id=tenant, provider="openai", expire_time=in_days(5)
+        ))
+        events = await stub.ListAuditEvents(
+            pb.ListAuditEventsRequest(tenant_id=tenant)
+        )
+
+    times = [r.key.update_time.ToDatetime() for r in (saved, disabled, dated)]
+    assert times[0] < times[1] < times[2]
+    assert [(e.type, e.key_id) for e in events.events] == [
+        (pb.AUDIT_EVENT_TYPE_EXPIRY_CHANGED, saved.key.key_id),
+        (pb.AUDIT_EVENT_TYPE_STATUS_CHANGED, saved.key.key_id),
+        (pb.AUDIT_EVENT_TYPE_SAVED, saved.key.key_id),
+    ]
+
+
+async def test_an_expiry_date_in_the_past_is_refused(
+    pki, keyvault, tenant, sentinels
+):
+    async with keyvault_stub(pki, keyvault) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as on_save:
+            await stub.SaveKey(pb.SaveKeyRequest(
+                tenant_id=tenant, provider="openai", api_key=sentinels.new(),
+                expire_time=in_days(-1),
+            ))
+        listed = await stub.ListProviders(pb.ListProvidersRequest(tenant_id=tenant))
+        await stub.SaveKey(pb.SaveKeyRequest(
+            tenant_id=tenant, provider="openai", api_key=sentinels.new()
+        ))
+        with pytest.raises(grpc.aio.AioRpcError) as on_update:
+            await stub.UpdateKey(pb.UpdateKeyRequest(
+                tenant_id=tenant, provider="openai", expire_time=in_days(-1)
+            ))
+
+    for raised in (on_save, on_update):
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_info(raised.value).metadata["field"] == "expire_time"
+    assert list(listed.keys) == []
+    assert (await read(pki, keyvault, tenant)).api_key

@@ -18,6 +18,7 @@ import pytest
 from byok.keyvault.v1 import keyvault_pb2 as pb
 
 from keyvault_service.rotation import ROTATION_LOCK_ID
+from keyvault_service.rotation import main as rotation_main
 from shared.rpc import error_info
 from tests.support.keyvault import keyvault_env, keyvault_server, keyvault_stub
 
@@ -314,5 +315,25 @@ async def test_the_operator_command_rotates_under_a_running_service(
 
     assert finished.returncode == 0, finished.stderr
     assert "latest v2, min v2, re-wrapped 8, behind 0" in finished.stdout
+    # The summary alone on stdout; the JSON log lines on stderr.
+    assert not [line for line in finished.stdout.splitlines() if "{" in line]
+    assert '"event": "kek rotated"' in finished.stderr
     assert readable == keys
     assert saved.key.kek_version == 2
+
+
+@pytest.mark.parametrize("size", ["-5", "0", "1001", "5000", "many"])
+def test_the_operator_command_refuses_a_batch_size_outside_1_to_1000(
+    size: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # No settings at all: the refusal must come before anything is opened.
+    for name in ("DATABASE_URL", "KEK_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
+
+    with pytest.raises(SystemExit) as exited:
+        rotation_main(["--batch-size", size])
+
+    assert exited.value.code == 2
+    assert "--batch-size must be a whole number from 1 to 1000" in (
+        capsys.readouterr().err
+    )

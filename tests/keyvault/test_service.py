@@ -455,3 +455,43 @@ async def test_list_and_delete_validate_their_fields(pki, keyvault, request_):
             await call(request_)
 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+CHANGE_KEYS = "this client certificate may not change keys"
+OPERATOR_RPCS = "this client certificate may not call operator RPCs"
+
+
+async def test_a_refused_caller_is_told_what_it_may_not_do_and_nothing_else(
+    pki, keyvault
+):
+    tenant, provider = "echo-me-tenant", "openai"
+    key = {"tenant_id": tenant, "provider": provider}
+    async with keyvault_stub(pki, keyvault, identity="intruder") as stub:
+        calls = [
+            (stub.SaveKey(pb.SaveKeyRequest(**key, api_key="sk-x" * 8)), CHANGE_KEYS),
+            (stub.DeleteKey(pb.DeleteKeyRequest(**key)), CHANGE_KEYS),
+            (stub.UpdateKey(pb.UpdateKeyRequest(**key)), CHANGE_KEYS),
+            (stub.RekeyKey(pb.RekeyKeyRequest(**key)), CHANGE_KEYS),
+            (stub.RotateKek(pb.RotateKekRequest()), OPERATOR_RPCS),
+            (stub.RewrapKeys(pb.RewrapKeysRequest()), OPERATOR_RPCS),
+            (stub.DeleteTenant(pb.DeleteTenantRequest(tenant_id=tenant)),
+             OPERATOR_RPCS),
+            (stub.ListAuditEvents(pb.ListAuditEventsRequest(tenant_id=tenant)),
+             OPERATOR_RPCS),
+            (stub.GetDecryptedKey(pb.GetDecryptedKeyRequest(**key)),
+             "this client certificate may not read decrypted keys"),
+            (stub.ReportKeyRejected(pb.ReportKeyRejectedRequest(**key)),
+             "this client certificate may not report rejected keys"),
+            (stub.ListProviders(pb.ListProvidersRequest(tenant_id=tenant)),
+             "this client certificate may not list keys"),
+        ]
+        refusals = []
+        for call, expected in calls:
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await call
+            refusals.append((raised.value.code(), raised.value.details(), expected))
+
+    for code, details, expected in refusals:
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        assert details == expected
+        assert tenant not in details

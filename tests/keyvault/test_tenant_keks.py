@@ -231,3 +231,47 @@ async def test_keys_saved_before_tenant_keks_stay_readable_and_rekey_moves_them(
 
     assert before == after == key
     assert moved_to == tenant_kek_name(own_kek, tenant)
+
+
+async def test_deleting_a_tenant_without_keys_is_not_found_and_blocks_nothing(
+    pki, keyvault, db, tenant, sentinels
+):
+    async with keyvault_stub(pki, keyvault) as admin:
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await admin.DeleteTenant(pb.DeleteTenantRequest(tenant_id=tenant))
+        saved = await admin.SaveKey(pb.SaveKeyRequest(
+            tenant_id=tenant, provider="openai", api_key=sentinels.new()
+        ))
+        events = await admin.ListAuditEvents(
+            pb.ListAuditEventsRequest(tenant_id=tenant)
+        )
+
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_info(missing.value).reason == "TENANT_NOT_FOUND"
+    assert saved.created is True
+    assert await db.fetchval(
+        "SELECT count(*) FROM tenant_deletions WHERE tenant_id = $1", tenant
+    ) == 0
+    assert [e.type for e in events.events] == [pb.AUDIT_EVENT_TYPE_SAVED]
+
+
+async def test_deleting_a_tenant_again_records_nothing_and_keeps_the_date(
+    pki, keyvault, tenant, sentinels
+):
+    async with keyvault_stub(pki, keyvault) as admin:
+        await save_all(admin, tenant, sentinels)
+        asked_at = dt.datetime.now(dt.UTC)
+        first = await admin.DeleteTenant(pb.DeleteTenantRequest(tenant_id=tenant))
+        again = await admin.DeleteTenant(pb.DeleteTenantRequest(tenant_id=tenant))
+        events = await admin.ListAuditEvents(
+            pb.ListAuditEventsRequest(tenant_id=tenant)
+        )
+
+    allowed = first.save_allowed_time.ToDatetime(tzinfo=dt.UTC)
+    assert dt.timedelta(hours=23.9) < allowed - asked_at < dt.timedelta(hours=24.1)
+    assert again.save_allowed_time == first.save_allowed_time
+    assert (first.deleted_keys, again.deleted_keys) == (3, 0)
+    assert [e.type for e in events.events].count(
+        pb.AUDIT_EVENT_TYPE_TENANT_DELETED
+    ) == 1
+    assert len(events.events) == 7

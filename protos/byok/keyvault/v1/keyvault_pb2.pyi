@@ -738,20 +738,28 @@ class DeleteTenantResponse(_message.Message):
 
     DELETED_KEYS_FIELD_NUMBER: _builtins.int
     SHRED_TIME_FIELD_NUMBER: _builtins.int
+    SAVE_ALLOWED_TIME_FIELD_NUMBER: _builtins.int
     deleted_keys: _builtins.int
     @_builtins.property
     def shred_time(self) -> _timestamp_pb2.Timestamp:
         """When the tenant's own KEK is destroyed; unset without one."""
+
+    @_builtins.property
+    def save_allowed_time(self) -> _timestamp_pb2.Timestamp:
+        """When a key may be saved for this tenant id again: the end of the grace
+        period, with or without a tenant KEK.
+        """
 
     def __init__(
         self,
         *,
         deleted_keys: _builtins.int = ...,
         shred_time: _timestamp_pb2.Timestamp | None = ...,
+        save_allowed_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["shred_time", b"shred_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["save_allowed_time", b"save_allowed_time", "shred_time", b"shred_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_keys", b"deleted_keys", "shred_time", b"shred_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_keys", b"deleted_keys", "save_allowed_time", b"save_allowed_time", "shred_time", b"shred_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
