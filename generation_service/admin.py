@@ -7,7 +7,7 @@ tenant's policy decides whose key pays, so it is the platform's to set.
 from __future__ import annotations
 
 import math
-from collections.abc import Set
+from collections.abc import Collection, Set
 from datetime import timedelta
 
 from byok.generation.v1 import generation_pb2
@@ -54,7 +54,7 @@ class Admin:
     async def set_policy(
         self, policy: generation_pb2.TenantPolicy
     ) -> generation_pb2.TenantPolicy:
-        _check_tenant(policy.tenant_id)
+        _check_tenant(policy.tenant_id, "policy.tenant_id")
         _check_policy(policy)
         stored = from_pb(policy)
         await self._policies.put(stored)
@@ -69,7 +69,7 @@ class Admin:
     ) -> list[generation_pb2.UsageTotal]:
         _check_tenant(tenant_id)
         if not 0 <= hours <= MAX_USAGE_HOURS:
-            raise InvalidRequest(f"hours must be 0 to {MAX_USAGE_HOURS}")
+            raise InvalidRequest(f"hours must be 0 to {MAX_USAGE_HOURS}", "hours")
         if self._ledger is None:
             raise StoreDisabled(
                 "usage records need GENERATION_DATABASE_URL, which is not set"
@@ -86,29 +86,58 @@ class Admin:
                 output_tokens=total.output_tokens,
                 cost_usd=float(total.cost_usd),
                 estimated_calls=total.estimated_calls,
+                cost_estimated_calls=total.cost_estimated_calls,
             )
             for total in await self._ledger.totals(tenant_id, since)
         ]
 
 
-def _check_tenant(tenant_id: str) -> None:
+def _check_tenant(tenant_id: str, field: str = "tenant_id") -> None:
     if not TENANT_ID.fullmatch(tenant_id):
         raise InvalidRequest(
             "tenant_id must be 1 to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            field,
         )
 
 
 def _check_policy(policy: generation_pb2.TenantPolicy) -> None:
     unknown = sorted(set(policy.provider_order) - set(PROVIDER_DEFAULTS))
     if unknown:
-        raise InvalidRequest(f"unknown providers: {', '.join(unknown[:5])}")
+        raise InvalidRequest(
+            f"unknown providers: {', '.join(unknown[:5])}", "policy.provider_order"
+        )
     if len(set(policy.provider_order)) != len(policy.provider_order):
-        raise InvalidRequest("each provider may be named once")
+        raise InvalidRequest("each provider may be named once", "policy.provider_order")
 
+    # An unknown value would be stored as "unspecified", the service
+    # default, which may well allow what the caller meant to deny.
+    _check_enum(
+        policy.platform_key_fallback,
+        generation_pb2.PlatformKeyFallback.values(),
+        "policy.platform_key_fallback",
+    )
     limits = policy.limits
-    if limits.requests_per_minute < 0 or limits.tokens_per_minute < 0:
-        raise InvalidRequest("limits must not be negative")
+    _check_enum(
+        limits.spend_period,
+        generation_pb2.SpendPeriod.values(),
+        "policy.limits.spend_period",
+    )
+    for name in ("requests_per_minute", "tokens_per_minute"):
+        if getattr(limits, name) < 0:
+            raise InvalidRequest(
+                f"{name} must not be negative", f"policy.limits.{name}"
+            )
     spend = limits.spend_limit_usd
     if not math.isfinite(spend) or spend < 0:
-        raise InvalidRequest("spend_limit_usd must be a finite amount, not negative")
+        raise InvalidRequest(
+            "spend_limit_usd must be a finite amount, not negative",
+            "policy.limits.spend_limit_usd",
+        )
+
+
+def _check_enum(value: int, known: Collection[int], field: str) -> None:
+    if value not in known:
+        raise InvalidRequest(
+            f"{field.rsplit('.', 1)[-1]}: {value} is not a known value", field
+        )

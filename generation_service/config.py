@@ -110,6 +110,9 @@ DEFAULT_MAX_OUTPUT_TOKENS = 1024
 # Model rewrites of a variant that breaks a blocking brand rule.
 DEFAULT_MAX_REWRITES = 2
 DEFAULT_ADMIN_CLIENTS = ("platform",)
+# Certificate names that may call GenerateContent, and so spend any
+# tenant's key: the platform's backend only.
+DEFAULT_CALLER_CLIENTS = ("platform",)
 DEFAULT_CLIENT_CACHE_SIZE = 256
 # A cached SDK client holds its key in memory: keep it no longer than this.
 DEFAULT_CLIENT_CACHE_TTL_S = 300.0
@@ -161,6 +164,7 @@ class GenerationSettings:
     # A price table file replacing the bundled one.
     price_table: Path | None = None
     admin_clients: frozenset[str] = frozenset(DEFAULT_ADMIN_CLIENTS)
+    caller_clients: frozenset[str] = frozenset(DEFAULT_CALLER_CLIENTS)
     client_cache_size: int = DEFAULT_CLIENT_CACHE_SIZE
     client_cache_ttl_s: float = DEFAULT_CLIENT_CACHE_TTL_S
     retry_base_s: float = DEFAULT_RETRY_BASE_S
@@ -237,6 +241,9 @@ class GenerationSettings:
             price_table=Path(price_table) if price_table else None,
             admin_clients=frozenset(
                 env_list(env, "GENERATION_ADMIN_CLIENTS", DEFAULT_ADMIN_CLIENTS)
+            ),
+            caller_clients=_clients(
+                env, "GENERATION_CALLER_ALLOWED_CLIENTS", DEFAULT_CALLER_CLIENTS
             ),
             client_cache_size=_positive_int(
                 env, "GENERATION_CLIENT_CACHE_SIZE", DEFAULT_CLIENT_CACHE_SIZE
@@ -365,6 +372,15 @@ def _choice(
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise SettingsError(f"{name} must be one of {allowed}") from None
+
+
+def _clients(
+    env: Mapping[str, str], name: str, default: tuple[str, ...]
+) -> frozenset[str]:
+    clients = frozenset(env_list(env, name, default))
+    if not clients:
+        raise SettingsError(f"{name} must name a client")
+    return clients
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -70,6 +70,12 @@ class GenerationError(Exception):
 class InvalidRequest(GenerationError):
     reason = "INVALID_REQUEST"
 
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        # The offending request field's path, such as ``keywords[2]``, for
+        # the ErrorInfo's ``field`` entry; empty when no one field is at fault.
+        self.field = field
+
 
 class GenerationTimedOut(GenerationError):
     reason = "GENERATION_TIMEOUT"

@@ -4,8 +4,12 @@ The steps, each of which may end the request before any provider is called:
 
 1. validate the request;
 2. load the tenant's policy and work out the provider chain;
-3. resolve the first provider's key under that policy;
-4. reserve the request's estimate against the tenant's limits.
+3. reserve the request's estimate against the tenant's limits;
+4. resolve the first provider's key under that policy.
+
+The reservation comes before the key, which it does not need: a request the
+limits refuse never fetches the tenant's key (KeyVault would audit the read
+and stamp the key's last use for a call that is never made).
 
 Then every variant streams (``fanout``, ``variants``), and whichever way the
 request ends (completed, failed, cancelled by the caller or by its deadline)
@@ -102,12 +106,6 @@ class Generator:
             provenance.step = chain[0]
             annotate(provider=chain[0].provider, model=chain[0].model)
 
-            keys = RequestKeys(
-                self._keys, request.tenant_id, policy.platform_fallback, deadline
-            )
-            provenance.key = await keys.for_step(chain[0].provider, chain[0].model)
-            annotate(key_source=provenance.key.source_name)
-
             compliance = Compliance(
                 request.brand_guide,
                 request.adherence,
@@ -129,6 +127,19 @@ class Generator:
             )
         except GenerationError as error:
             raise RequestFailed(error) from None
+
+        keys = RequestKeys(
+            self._keys, request.tenant_id, policy.platform_fallback, deadline
+        )
+        try:
+            provenance.key = await keys.for_step(chain[0].provider, chain[0].model)
+        except GenerationError as error:
+            await _settle(self._limiter, admission, tally)
+            raise RequestFailed(error) from None
+        except asyncio.CancelledError:
+            await _settle(self._limiter, admission, tally)
+            raise
+        annotate(key_source=provenance.key.source_name)
 
         calls = Calls(self._adapters, self._prices, tally)
         events = stream_variants(

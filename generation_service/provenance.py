@@ -65,7 +65,10 @@ class Provenance:
 
     def trailers(self) -> tuple[tuple[str, str], ...]:
         pairs = [(f"byok-{name}", value) for name, value in self.fields().items()]
-        pairs.append(("byok-attempts", attempt_chain(self.tally)))
+        # No call made, no attempts: an empty trailer would only say so
+        # less clearly than its absence.
+        if self.tally.records:
+            pairs.append(("byok-attempts", attempt_chain(self.tally)))
         return tuple((name, _printable(value)) for name, value in pairs)
 
 

@@ -88,6 +88,7 @@ async def serve_generation(
         servicer = GenerationServicer(
             Generator(settings, keys, adapters, policies, limiter, prices),
             Admin(settings.admin_clients, policies, ledger, clock),
+            settings.caller_clients,
         )
         server, port, health = build_server(
             [SERVICE_NAME],

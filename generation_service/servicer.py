@@ -6,11 +6,15 @@ the provenance known so far), plus ``RetryInfo`` when trying again may help.
 Messages come from our own error classes and name the provider and the
 cause, never a key. GenerateContent's trailers carry the provenance on
 success and failure alike.
+
+Only client certificates on ``GENERATION_CALLER_ALLOWED_CLIENTS`` may call
+GenerateContent, checked before the request is even read: a caller spends
+the key of whichever tenant it names.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Set
 from contextlib import aclosing
 from typing import NoReturn
 
@@ -18,7 +22,13 @@ import grpc
 from byok.generation.v1 import generation_pb2, generation_pb2_grpc
 
 from generation_service.admin import Admin
-from generation_service.errors import GenerationError, ProviderError, status_of
+from generation_service.errors import (
+    CallerNotAllowed,
+    GenerationError,
+    InvalidRequest,
+    ProviderError,
+    status_of,
+)
 from generation_service.generate import Generator, RequestFailed, new_request_id
 from generation_service.provenance import Provenance
 from shared.rpc import annotate, status_with_info
@@ -29,15 +39,24 @@ DEFAULT_RETRY_AFTER_S = 1.0
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
-    def __init__(self, generator: Generator, admin: Admin) -> None:
+    def __init__(self, generator: Generator, admin: Admin, callers: Set[str]) -> None:
         self._generator = generator
         self._admin = admin
+        self._callers = frozenset(callers)
 
     async def GenerateContent(
         self,
         request: generation_pb2.GenerateContentRequest,
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[generation_pb2.GenerateContentResponse]:
+        # First of all: any certificate of the CA could otherwise spend any
+        # tenant's key.
+        if not peer_identities(context) & self._callers:
+            await _abort(
+                context,
+                CallerNotAllowed("caller is not allowed to generate content"),
+            )
+
         provenance = Provenance(new_request_id())
         events = self._generator.generate(request, context.time_remaining(), provenance)
         try:
@@ -100,6 +119,8 @@ async def _abort(
     metadata = dict(details or {})
     if isinstance(error, ProviderError):
         metadata["provider"] = error.provider
+    if isinstance(error, InvalidRequest) and error.field:
+        metadata["field"] = error.field
     retry_after = None
     if error.retryable:
         retry_after = error.retry_after_s or DEFAULT_RETRY_AFTER_S

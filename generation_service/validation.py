@@ -61,15 +61,17 @@ def validate(
     if not TENANT_ID.fullmatch(request.tenant_id):
         raise InvalidRequest(
             "tenant_id must be 1 to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            "tenant_id",
         )
 
     prompt = request.prompt.strip()
     if not prompt:
-        raise InvalidRequest("prompt must not be empty")
+        raise InvalidRequest("prompt must not be empty", "prompt")
     if len(prompt) > settings.max_prompt_chars:
         raise InvalidRequest(
-            f"prompt must be at most {settings.max_prompt_chars} characters"
+            f"prompt must be at most {settings.max_prompt_chars} characters",
+            "prompt",
         )
     _check_keywords(request.keywords)
     _check_length("tone", request.tone, MAX_TONE_CHARS)
@@ -78,34 +80,38 @@ def validate(
     _check_platforms(request.platforms, brand.known_platforms(), settings)
 
     if request.content_type not in generation_pb2.ContentType.values():
-        raise InvalidRequest("content_type is not a known content type")
+        raise InvalidRequest("content_type is not a known content type", "content_type")
     if request.length not in generation_pb2.ContentLength.values():
-        raise InvalidRequest("length is not a known content length")
+        raise InvalidRequest("length is not a known content length", "length")
 
     count = request.variant_count or 1
     if not 1 <= count <= MAX_VARIANTS:
-        raise InvalidRequest(f"variant_count must be 1 to {MAX_VARIANTS}")
+        raise InvalidRequest(
+            f"variant_count must be 1 to {MAX_VARIANTS}", "variant_count"
+        )
     total = count * len(request.platforms)
     if total > settings.max_variants_per_request:
         raise InvalidRequest(
             f"variant_count x platforms asks for {total} variants; at most "
-            f"{settings.max_variants_per_request} variants per request"
+            f"{settings.max_variants_per_request} variants per request",
+            "variant_count",
         )
 
     provider = request.provider
     if provider and provider not in settings.providers:
         raise InvalidRequest(
-            f"provider must be one of {', '.join(sorted(settings.providers))}"
+            f"provider must be one of {', '.join(sorted(settings.providers))}",
+            "provider",
         )
     model = request.model
     if model and not MODEL_NAME.fullmatch(model):
-        raise InvalidRequest("model must be a plain model name")
+        raise InvalidRequest("model must be a plain model name", "model")
 
     _check_guide(request.brand_guide)
     try:
         brand.validate_guide(request.brand_guide)
     except brand.BrandError as error:
-        raise InvalidRequest(f"brand_guide: {error}") from None
+        raise InvalidRequest(f"brand_guide: {error}", "brand_guide") from None
 
     return ValidRequest(request, provider, model, tuple(request.platforms), count)
 
@@ -114,25 +120,27 @@ def _check_platforms(
     platforms: Sequence[str], known: Sequence[str], settings: GenerationSettings
 ) -> None:
     if not platforms:
-        raise InvalidRequest("name at least one platform")
+        raise InvalidRequest("name at least one platform", "platforms")
     if len(platforms) > settings.max_platforms_per_request:
         raise InvalidRequest(
             f"platforms must name at most {settings.max_platforms_per_request} "
-            "platforms"
+            "platforms",
+            "platforms",
         )
     unknown = sorted({p for p in platforms if p not in known})
     if unknown:
         raise InvalidRequest(
             f"platforms: unknown {', '.join(_echo(p) for p in unknown[:3])}; "
-            f"valid ids: {', '.join(known)}"
+            f"valid ids: {', '.join(known)}",
+            "platforms",
         )
     if len(set(platforms)) != len(platforms):
-        raise InvalidRequest("platforms: each platform may be named once")
+        raise InvalidRequest("platforms: each platform may be named once", "platforms")
 
 
 def _check_keywords(keywords: Sequence[str]) -> None:
     if len(keywords) > MAX_KEYWORDS:
-        raise InvalidRequest(f"keywords must be at most {MAX_KEYWORDS}")
+        raise InvalidRequest(f"keywords must be at most {MAX_KEYWORDS}", "keywords")
     for i, keyword in enumerate(keywords):
         _check_term(f"keywords[{i}]", keyword, MAX_KEYWORD_CHARS)
 
@@ -145,7 +153,8 @@ def _check_guide(guide: brand_pb2.BrandGuide) -> None:
     if len(voice.descriptors) + len(voice.pairs) > MAX_VOICE_ENTRIES:
         raise InvalidRequest(
             f"brand_guide.voice must have at most {MAX_VOICE_ENTRIES} "
-            "descriptors and pairs together"
+            "descriptors and pairs together",
+            "brand_guide.voice",
         )
     for i, descriptor in enumerate(voice.descriptors):
         path = f"brand_guide.voice.descriptors[{i}]"
@@ -161,7 +170,8 @@ def _check_guide(guide: brand_pb2.BrandGuide) -> None:
 
     if len(guide.rule_overrides) > MAX_RULE_OVERRIDES:
         raise InvalidRequest(
-            f"brand_guide.rule_overrides must be at most {MAX_RULE_OVERRIDES}"
+            f"brand_guide.rule_overrides must be at most {MAX_RULE_OVERRIDES}",
+            "brand_guide.rule_overrides",
         )
     for i, rule in enumerate(guide.rule_overrides):
         path = f"brand_guide.rule_overrides[{i}].rule_id"
@@ -173,16 +183,16 @@ def _check_guide(guide: brand_pb2.BrandGuide) -> None:
 
 def _check_length(path: str, value: str, max_chars: int) -> None:
     if len(value) > max_chars:
-        raise InvalidRequest(f"{path} must be at most {max_chars} characters")
+        raise InvalidRequest(f"{path} must be at most {max_chars} characters", path)
 
 
 def _check_term(path: str, value: str, max_chars: int) -> None:
     """The rule the brand engine applies to a guide's required terms."""
     if not value.strip():
-        raise InvalidRequest(f"{path} must not be empty")
+        raise InvalidRequest(f"{path} must not be empty", path)
     _check_length(path, value, max_chars)
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
-        raise InvalidRequest(f"{path} must not contain control characters")
+        raise InvalidRequest(f"{path} must not contain control characters", path)
 
 
 def _echo(value: str) -> str:

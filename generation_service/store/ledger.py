@@ -65,7 +65,8 @@ _TOTALS = """
 SELECT provider, model, key_source, status, count(*) AS calls,
        sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
        sum(cost_usd) AS cost_usd,
-       count(*) FILTER (WHERE usage_estimated) AS estimated_calls
+       count(*) FILTER (WHERE usage_estimated) AS estimated_calls,
+       count(*) FILTER (WHERE cost_estimated) AS cost_estimated_calls
   FROM generation.usage_records
  WHERE tenant_id = $1 AND recorded_at >= $2
  GROUP BY provider, model, key_source, status
@@ -101,6 +102,7 @@ class UsageTotal:
     output_tokens: int
     cost_usd: Decimal
     estimated_calls: int
+    cost_estimated_calls: int
 
 
 class Ledger:
@@ -192,6 +194,7 @@ class Ledger:
                 output_tokens=row["output_tokens"],
                 cost_usd=row["cost_usd"],
                 estimated_calls=row["estimated_calls"],
+                cost_estimated_calls=row["cost_estimated_calls"],
             )
             for row in rows
         ]

@@ -446,3 +446,91 @@ async def test_a_fallback_step_on_a_disallowed_platform_model_is_skipped(
     assert outcome.reason == "PROVIDER_OVERLOADED"
     assert {r.path for r in standin.requests} == {"/v1/messages"}
     assert ("openai", "PLATFORM_KEY_NOT_ALLOWED") in outcome.attempt_chain()
+
+
+@pytest.mark.parametrize("identity", ["keyvault", "generation", "intruder"])
+async def test_only_allow_listed_callers_may_generate_content(
+    pki: Pki, keyvault: RunningKeyVault, standin: Standin, tenant: str, identity: str
+) -> None:
+    key = sentinel_key("caller")
+    await save_key(pki, keyvault, tenant, "openai", key)
+    # Invalid as well: the caller is refused before the request is read.
+    request = request_for(tenant, "openai", prompt="")
+    async with (
+        generation_server(pki, keyvault.address, **provider_env(standin)) as running,
+        generation_stub(pki, running, identity=identity) as stranger,
+    ):
+        outcome = await call_generate(stranger, request)
+
+    assert outcome.code == grpc.StatusCode.PERMISSION_DENIED
+    assert outcome.reason == "CALLER_NOT_ALLOWED"
+    assert outcome.events == []
+    assert standin.requests == []
+    async with keyvault_stub(pki, keyvault) as admin:
+        listed = await admin.ListProviders(
+            keyvault_pb2.ListProvidersRequest(tenant_id=tenant)
+        )
+    assert not listed.keys[0].HasField("last_use_time")
+
+
+async def test_the_generate_allow_list_is_configurable(
+    pki: Pki, keyvault: RunningKeyVault, standin: Standin, tenant: str
+) -> None:
+    await save_key(pki, keyvault, tenant, "openai", sentinel_key("batch"))
+    env = {**provider_env(standin), "GENERATION_CALLER_ALLOWED_CLIENTS": "intruder"}
+    async with generation_server(pki, keyvault.address, **env) as running:
+        async with generation_stub(pki, running, identity="intruder") as listed:
+            allowed = await call_generate(listed, request_for(tenant, "openai"))
+        async with generation_stub(pki, running) as platform:
+            refused = await call_generate(platform, request_for(tenant, "openai"))
+
+    assert allowed.code == grpc.StatusCode.OK
+    assert refused.reason == "CALLER_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        (
+            generation_pb2.TenantPolicy(platform_key_fallback=7),  # type: ignore[arg-type]
+            "policy.platform_key_fallback",
+        ),
+        (
+            generation_pb2.TenantPolicy(
+                limits=generation_pb2.TenantLimits(spend_period=9)  # type: ignore[arg-type]
+            ),
+            "policy.limits.spend_period",
+        ),
+    ],
+)
+async def test_a_policy_with_an_unknown_enum_value_is_refused_naming_the_field(
+    pki: Pki,
+    keyvault: RunningKeyVault,
+    database_url: str,
+    tenant: str,
+    policy: generation_pb2.TenantPolicy,
+    field: str,
+) -> None:
+    policy.tenant_id = tenant
+    async with (
+        generation_server(
+            pki, keyvault.address, GENERATION_DATABASE_URL=database_url
+        ) as running,
+        generation_stub(pki, running) as admin,
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await admin.SetTenantPolicy(
+                generation_pb2.SetTenantPolicyRequest(policy=policy)
+            )
+        stored = await admin.GetTenantPolicy(
+            generation_pb2.GetTenantPolicyRequest(tenant_id=tenant)
+        )
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field.rsplit(".", 1)[-1] in refused.value.details()
+    info = error_info(refused.value)
+    assert info is not None
+    assert info.metadata["field"] == field
+    assert stored.policy == generation_pb2.TenantPolicy(
+        tenant_id=tenant, limits=generation_pb2.TenantLimits()
+    )

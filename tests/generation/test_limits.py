@@ -15,6 +15,7 @@ import asyncpg
 import grpc
 import pytest
 from byok.generation.v1 import generation_pb2
+from byok.keyvault.v1 import keyvault_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -33,6 +34,7 @@ from tests.support.generation import (
     generation_server,
     generation_stub,
 )
+from tests.support.keyvault import keyvault_stub
 from tests.support.standin import provider_env, sentinel_key
 
 # Late on the last day of a month: an hour before the monthly budget resets.
@@ -357,3 +359,32 @@ async def test_service_default_limits_apply_to_tenants_without_their_own(
         )
 
     assert [o.code for o in outcomes].count(grpc.StatusCode.OK) == 2
+
+
+async def test_a_rate_limited_request_never_fetches_the_tenants_key(
+    pki: Pki,
+    keyvault: RunningKeyVault,
+    database_url: str,
+    standin: Standin,
+    keyed_tenant: str,
+) -> None:
+    policy = generation_pb2.TenantPolicy(
+        tenant_id=keyed_tenant,
+        limits=generation_pb2.TenantLimits(requests_per_minute=1),
+    )
+
+    (first,) = await burst(
+        pki, keyvault, database_url, standin, keyed_tenant, policy, 1, FakeClock(START)
+    )
+    refused = await burst(
+        pki, keyvault, database_url, standin, keyed_tenant, policy, 3, FakeClock(START)
+    )
+
+    assert first.code == grpc.StatusCode.OK
+    assert {o.reason for o in refused} == {"TENANT_RATE_LIMITED"}
+    async with keyvault_stub(pki, keyvault) as admin:
+        page = await admin.ListAuditEvents(
+            keyvault_pb2.ListAuditEventsRequest(tenant_id=keyed_tenant)
+        )
+    granted = keyvault_pb2.AUDIT_EVENT_TYPE_DECRYPT_GRANTED
+    assert [e.type for e in page.events].count(granted) == 1

@@ -16,6 +16,7 @@ from generation_service.errors import InvalidRequest
 from generation_service.validation import validate
 from keyvault_service.server import RunningKeyVault
 from provider_standin import Script, Standin
+from shared.rpc import error_info
 from shared.tls import channel_credentials
 from tests.conftest import Pki
 from tests.generation.conftest import request_for
@@ -26,9 +27,13 @@ SETTINGS = GenerationSettings.from_env({})
 
 
 def refusal(request: generation_pb2.GenerateContentRequest) -> str:
+    return str(refused(request))
+
+
+def refused(request: generation_pb2.GenerateContentRequest) -> InvalidRequest:
     with pytest.raises(InvalidRequest) as raised:
         validate(request, SETTINGS)
-    return str(raised.value)
+    return raised.value
 
 
 def with_guide(**fields: object) -> generation_pb2.GenerateContentRequest:
@@ -92,7 +97,10 @@ def test_oversized_or_empty_request_fields_are_refused_by_name(
 ) -> None:
     request = request_for("tenant-1", "openai", **fields)
 
-    assert refusal(request).startswith(f"{field} ")
+    error = refused(request)
+
+    assert str(error).startswith(f"{field} ")
+    assert error.field == field
 
 
 @pytest.mark.parametrize(
@@ -138,10 +146,11 @@ def test_oversized_or_empty_request_fields_are_refused_by_name(
 def test_brand_guide_fields_the_brand_engine_leaves_open_are_bounded(
     fields: dict[str, object], field: str
 ) -> None:
-    message = refusal(with_guide(**fields))
+    error = refused(with_guide(**fields))
 
-    assert message.startswith(f"{field} ")
-    assert len(message) < 300
+    assert str(error).startswith(f"{field} ")
+    assert error.field == field
+    assert len(str(error)) < 300
 
 
 def test_an_unknown_platform_is_echoed_short_with_the_valid_ids() -> None:
@@ -243,3 +252,37 @@ async def test_rpcs_past_the_concurrency_limit_fail_at_once(
 
     assert second.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert refused_in < 1.0
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"tenant_id": "no spaces"}, "tenant_id"),
+        ({"platforms": []}, "platforms"),
+        ({"variant_count": 99}, "variant_count"),
+        ({"model": "../etc"}, "model"),
+        ({"content_type": 99}, "content_type"),
+    ],
+)
+async def test_an_invalid_request_names_its_field_in_the_error_details(
+    pki: Pki, keyvault: RunningKeyVault, fields: dict[str, object], field: str
+) -> None:
+    request = request_for("tenant-1", "openai")
+    for name, value in fields.items():
+        request.ClearField(name)
+        if isinstance(value, list):
+            getattr(request, name).extend(value)
+        else:
+            setattr(request, name, value)
+    async with (
+        generation_server(pki, keyvault.address) as running,
+        generation_stub(pki, running) as stub,
+    ):
+        outcome = await call_generate(stub, request)
+
+    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT
+    info = error_info(outcome.error) if outcome.error else None
+    assert info is not None
+    assert info.reason == "INVALID_REQUEST"
+    assert info.metadata["field"] == field
+    assert "byok-attempts" not in outcome.trailers

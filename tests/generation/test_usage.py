@@ -294,3 +294,31 @@ async def test_generations_schema_lives_beside_keyvaults_in_one_database(
         await connection.close()
     assert [row["name"] for row in ours] == ["0001_usage_and_limits.sql"]
     assert [row["table_schema"] for row in ledgers] == ["generation", "public"]
+
+
+async def test_usage_totals_count_the_calls_priced_at_the_default(
+    pki: Pki,
+    keyvault: RunningKeyVault,
+    database_url: str,
+    standin: Standin,
+    tenant: str,
+) -> None:
+    await save_key(pki, keyvault, tenant, "openai", sentinel_key("a"))
+    env = {**provider_env(standin), "GENERATION_DATABASE_URL": database_url}
+
+    async with (
+        generation_server(pki, keyvault.address, **env) as running,
+        generation_stub(pki, running) as stub,
+    ):
+        unpriced = await call_generate(
+            stub, request_for(tenant, "openai", model="o9-preview")
+        )
+        priced = await call_generate(stub, request_for(tenant, "openai"))
+        totals = await stub.GetUsage(generation_pb2.GetUsageRequest(tenant_id=tenant))
+
+    assert unpriced.completed()[0].usage.cost_estimated
+    assert not priced.completed()[0].usage.cost_estimated
+    by_model = {t.model: t for t in totals.totals}
+    assert by_model["o9-preview"].cost_estimated_calls == 1
+    assert by_model["o9-preview"].estimated_calls == 0
+    assert by_model["gpt-4o-mini"].cost_estimated_calls == 0

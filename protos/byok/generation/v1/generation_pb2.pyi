@@ -742,6 +742,7 @@ class UsageTotal(_message.Message):
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
     COST_USD_FIELD_NUMBER: _builtins.int
     ESTIMATED_CALLS_FIELD_NUMBER: _builtins.int
+    COST_ESTIMATED_CALLS_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     model: _builtins.str
     key_source: Global___KeySource.ValueType
@@ -752,6 +753,10 @@ class UsageTotal(_message.Message):
     cost_usd: _builtins.float
     estimated_calls: _builtins.int
     """Calls whose tokens were estimated because the provider sent no usage."""
+    cost_estimated_calls: _builtins.int
+    """Calls whose model has no price in the price table: their cost uses the
+    default price and is an estimate.
+    """
     def __init__(
         self,
         *,
@@ -764,10 +769,11 @@ class UsageTotal(_message.Message):
         output_tokens: _builtins.int = ...,
         cost_usd: _builtins.float = ...,
         estimated_calls: _builtins.int = ...,
+        cost_estimated_calls: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls", "cost_usd", b"cost_usd", "estimated_calls", b"estimated_calls", "input_tokens", b"input_tokens", "key_source", b"key_source", "model", b"model", "output_tokens", b"output_tokens", "provider", b"provider", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls", "cost_estimated_calls", b"cost_estimated_calls", "cost_usd", b"cost_usd", "estimated_calls", b"estimated_calls", "input_tokens", b"input_tokens", "key_source", b"key_source", "model", b"model", "output_tokens", b"output_tokens", "provider", b"provider", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
