@@ -21,13 +21,15 @@ class Pki:
         self.pairs: dict[str, CertPair] = create_dev_pki(directory)
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
 
         ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
         ca_key = serialization.load_pem_private_key(
             (directory / "ca-key.pem").read_bytes(), password=None
         )
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
         # Signed by the same CA, but on no allow-list.
-        self.pairs["intruder"] = issue(directory, "intruder", ca_cert, ca_key)  # type: ignore[arg-type]
+        self.pairs["intruder"] = issue(directory, "intruder", ca_cert, ca_key)
 
     @property
     def ca(self) -> Path:
