@@ -15,12 +15,13 @@ import anthropic
 import httpx2
 
 from generation_service.errors import MalformedStream, StreamIncomplete
-from generation_service.keys import TENANT, ResolvedKey
+from generation_service.keys import ResolvedKey
 from generation_service.providers._translate import SDK_ERRORS, translate
 from generation_service.providers.base import (
     Delta,
     Finished,
     GenerationCall,
+    KeyedAdapter,
     Meter,
     StreamEvent,
     TokenUsage,
@@ -46,12 +47,7 @@ def make_client(
     )
 
 
-class Messages:
-    def __init__(self, key: ResolvedKey, client: anthropic.AsyncAnthropic) -> None:
-        self.provider = key.provider
-        self._tenant_key = key.source == TENANT
-        self._client = client
-
+class Messages(KeyedAdapter[anthropic.AsyncAnthropic]):
     async def stream(
         self, call: GenerationCall, meter: Meter
     ) -> AsyncGenerator[StreamEvent, None]:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
+
+from generation_service.keys import TENANT, ResolvedKey
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,19 @@ class Adapter(Protocol):
     def stream(
         self, call: GenerationCall, meter: Meter
     ) -> AsyncGenerator[StreamEvent, None]: ...
+
+
+ClientT = TypeVar("ClientT")
+
+
+class KeyedAdapter(Generic[ClientT]):
+    """An adapter bound to one resolved key and the SDK client built with it.
+
+    Whether the key is the tenant's decides how a 401/403 is reported: a
+    rejected tenant key is the tenant's to fix, a rejected platform key ours.
+    """
+
+    def __init__(self, key: ResolvedKey, client: ClientT) -> None:
+        self.provider = key.provider
+        self._tenant_key = key.source == TENANT
+        self._client = client

@@ -24,12 +24,13 @@ import httpx2
 import openai
 
 from generation_service.errors import MalformedStream, StreamIncomplete
-from generation_service.keys import TENANT, ResolvedKey
+from generation_service.keys import ResolvedKey
 from generation_service.providers._translate import SDK_ERRORS, translate
 from generation_service.providers.base import (
     Delta,
     Finished,
     GenerationCall,
+    KeyedAdapter,
     Meter,
     StreamEvent,
     TokenUsage,
@@ -56,13 +57,8 @@ def make_client(
     )
 
 
-class ChatCompletions:
+class ChatCompletions(KeyedAdapter[openai.AsyncOpenAI]):
     """Chat Completions, streamed with usage."""
-
-    def __init__(self, key: ResolvedKey, client: openai.AsyncOpenAI) -> None:
-        self.provider = key.provider
-        self._tenant_key = key.source == TENANT
-        self._client = client
 
     async def stream(
         self, call: GenerationCall, meter: Meter
@@ -99,13 +95,8 @@ class ChatCompletions:
         yield ending.finished()
 
 
-class Completions:
+class Completions(KeyedAdapter[openai.AsyncOpenAI]):
     """Legacy Completions: a base model continues a plain text prompt."""
-
-    def __init__(self, key: ResolvedKey, client: openai.AsyncOpenAI) -> None:
-        self.provider = key.provider
-        self._tenant_key = key.source == TENANT
-        self._client = client
 
     async def stream(
         self, call: GenerationCall, meter: Meter
